@@ -1,0 +1,564 @@
+//! The acceptor: a sans-IO state machine ([`AcceptorCore`]) and the same over two
+//! [`Log`]s ([`Acceptor`]), which is what most users hold.
+//!
+//! One promise covers every slot (as in Multi-Paxos): a prepare for ballot `b` promises to
+//! ignore lower ballots everywhere. That is safe, costs one record per promise instead of
+//! one per slot, and lets a leader skip phase 1 on later slots.
+
+use std::collections::BTreeMap;
+
+use futures::channel::mpsc;
+
+use crate::error::{Error, Result};
+use crate::log::Log;
+use crate::message::{Ballot, Promise, Proposal, Request, Slot};
+use crate::Mutation;
+
+/// A record an acceptor must make durable before its reply may leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Record the promise of `ballot` in the promise log (id = the ballot, no data).
+    Promise {
+        /// The promised ballot.
+        ballot: Ballot,
+    },
+    /// Record an accepted proposal in the accept log (id = `seq`).
+    Accept {
+        /// The accept log's record id: one more than the last one.
+        seq: u64,
+        /// The accepted proposal.
+        proposal: Proposal,
+    },
+}
+
+/// Accept log record layout: slot (u64 LE), ballot (u64 LE), then the value.
+const ACCEPT_HEADER: usize = 16;
+
+fn encode_accept(p: &Proposal) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ACCEPT_HEADER + p.value.len());
+    out.extend_from_slice(&p.slot.to_le_bytes());
+    out.extend_from_slice(&p.id.to_le_bytes());
+    out.extend_from_slice(&p.value);
+    out
+}
+
+fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
+    let (slot, rest) = data.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
+    let (ballot, value) = rest.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
+    Ok(Proposal::new(u64::from_le_bytes(*ballot), u64::from_le_bytes(*slot), value))
+}
+
+fn short_record(seq: u64, data: &[u8]) -> Error {
+    Error::storage(format!(
+        "accept log record {seq} is {} bytes, shorter than its {ACCEPT_HEADER}-byte header",
+        data.len()
+    ))
+}
+
+/// A reply that may leave only after its [`Write`] is durable. The only ways to get the
+/// reply out are [`Pending::persist`] and [`persist_all`], which write to the logs first:
+/// the wrong order does not compile.
+#[must_use = "the reply is only available after persisting"]
+#[derive(Debug)]
+pub struct Pending<R> {
+    write: Option<Write>,
+    reply: R,
+}
+
+impl<R> Pending<R> {
+    /// What must be written (nothing for a rejection or a repeated promise).
+    pub fn write(&self) -> Option<&Write> {
+        self.write.as_ref()
+    }
+
+    /// Write the record to the right log, then hand out the reply.
+    pub fn persist<P: Log + ?Sized, A: Log + ?Sized>(self, promise_log: &mut P, accept_log: &mut A) -> Result<R> {
+        match &self.write {
+            None => {}
+            Some(Write::Promise { ballot }) => promise_log.record(*ballot, &[])?,
+            Some(Write::Accept { seq, proposal }) => accept_log.record(*seq, &encode_accept(proposal))?,
+        }
+        Ok(self.reply)
+    }
+}
+
+/// Persist many pending replies with one durability barrier per log (group commit), then
+/// hand out the replies in order.
+pub fn persist_all<R, P: Log + ?Sized, A: Log + ?Sized>(
+    pending: Vec<Pending<R>>,
+    promise_log: &mut P,
+    accept_log: &mut A,
+) -> Result<Vec<R>> {
+    // Only the highest promise matters; the accepts all go, in order.
+    let promise = pending
+        .iter()
+        .filter_map(|p| match p.write {
+            Some(Write::Promise { ballot }) => Some(ballot),
+            _ => None,
+        })
+        .max();
+    let accepts: Vec<(u64, Vec<u8>)> = pending
+        .iter()
+        .filter_map(|p| match &p.write {
+            Some(Write::Accept { seq, proposal }) => Some((*seq, encode_accept(proposal))),
+            _ => None,
+        })
+        .collect();
+    if let Some(ballot) = promise {
+        promise_log.record(ballot, &[])?;
+    }
+    if !accepts.is_empty() {
+        let refs: Vec<(u64, &[u8])> = accepts.iter().map(|(seq, d)| (*seq, d.as_slice())).collect();
+        accept_log.record_batch(&refs)?;
+    }
+    Ok(pending.into_iter().map(|p| p.reply).collect())
+}
+
+#[derive(Debug, Clone)]
+struct Accepted {
+    ballot: Ballot,
+    value: Vec<u8>,
+    seq: u64,
+}
+
+/// The acceptor's rules, with no I/O. Feed it requests; persist what it returns; send the reply.
+///
+/// ```
+/// use synodos::{AcceptorCore, MemoryLog, Proposal, Request};
+/// let (mut promises, mut accepts) = (MemoryLog::new(), MemoryLog::new());
+/// let mut core = AcceptorCore::new();
+/// let promise = core.prepare(&Request { id: 5, attempt: 1, slot: 0 }).unwrap()
+///     .persist(&mut promises, &mut accepts).unwrap();
+/// assert!(promise.is_granted());
+/// let low = core.prepare(&Request { id: 4, attempt: 1, slot: 0 }).unwrap();
+/// assert!(low.write().is_none()); // a rejection writes nothing
+/// assert_eq!(low.persist(&mut promises, &mut accepts).unwrap().promised, 5);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AcceptorCore {
+    promised: Ballot,
+    accepted: BTreeMap<Slot, Accepted>,
+    next_seq: u64,
+    mutation: Option<Mutation>,
+}
+
+impl AcceptorCore {
+    /// A fresh acceptor that has promised and accepted nothing.
+    pub fn new() -> Self {
+        AcceptorCore { next_seq: 1, ..Default::default() }
+    }
+
+    /// Rebuild an acceptor from its logs, as after a restart.
+    pub fn recover<P: Log + ?Sized, A: Log + ?Sized>(promise_log: &P, accept_log: &A) -> Result<Self> {
+        Self::recover_mutated(promise_log, accept_log, None)
+    }
+
+    #[doc(hidden)]
+    /// Test-only: [`recover`](Self::recover) with a protocol bug injected.
+    pub fn recover_mutated<P: Log + ?Sized, A: Log + ?Sized>(
+        promise_log: &P,
+        accept_log: &A,
+        mutation: Option<Mutation>,
+    ) -> Result<Self> {
+        let mut core = AcceptorCore { mutation, ..AcceptorCore::new() };
+        if let Some((ballot, _)) = promise_log.last()? {
+            core.promised = ballot;
+        }
+        let mut highest_accepted = 0;
+        accept_log.range(0, u64::MAX, &mut |seq, data| {
+            let p = decode_accept(seq, data)?;
+            highest_accepted = highest_accepted.max(p.id);
+            core.next_seq = seq.saturating_add(1);
+            let keep = core.accepted.get(&p.slot).is_none_or(|old| old.ballot <= p.id);
+            if keep {
+                core.accepted.insert(p.slot, Accepted { ballot: p.id, value: p.value, seq });
+            }
+            Ok(())
+        })?;
+        if let Some((seq, _)) = accept_log.last()? {
+            core.next_seq = seq.saturating_add(1);
+        }
+        if core.mutation != Some(Mutation::RecoveryForgetsPromise) {
+            // Accepting ballot b promised b too; the accept log may hold the newest promise.
+            core.promised = core.promised.max(highest_accepted);
+        }
+        Ok(core)
+    }
+
+    #[doc(hidden)]
+    /// Test-only: inject a protocol bug, to prove the simulator catches it.
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.mutation = mutation;
+    }
+
+    /// The highest ballot promised.
+    pub fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    /// The proposal accepted for `slot`, if any.
+    pub fn accepted(&self, slot: Slot) -> Option<Proposal> {
+        self.accepted.get(&slot).map(|a| Proposal::new(a.ballot, slot, a.value.clone()))
+    }
+
+    /// Every accepted proposal with `slot >= from`, in slot order.
+    pub fn accepted_from(&self, from: Slot) -> impl Iterator<Item = Proposal> + '_ {
+        self.accepted.range(from..).map(|(slot, a)| Proposal::new(a.ballot, *slot, a.value.clone()))
+    }
+
+    /// Phase 1b. Grants ballots at or above the current promise (a repeat is harmless:
+    /// ballots are unique to one proposer).
+    pub fn prepare(&mut self, req: &Request) -> Result<Pending<Promise>> {
+        if req.id == 0 {
+            return Err(Error::InvalidMessage("prepare with ballot 0 (ballots start at 1)".into()));
+        }
+        let mut accepted = self.accepted(req.slot);
+        if self.mutation == Some(Mutation::AncestorAttemptGate) && req.attempt <= 1 {
+            accepted = None;
+        }
+        if req.id < self.promised {
+            let reply = Promise { id: req.id, slot: req.slot, accepted, promised: self.promised };
+            return Ok(Pending { write: None, reply });
+        }
+        let write = (req.id > self.promised).then_some(Write::Promise { ballot: req.id });
+        self.promised = req.id;
+        Ok(Pending { write, reply: Promise { id: req.id, slot: req.slot, accepted, promised: 0 } })
+    }
+
+    /// Phase 2b. Accepts at or above the current promise, and raises the promise to it.
+    pub fn accept(&mut self, proposal: &Proposal) -> Result<Pending<Proposal>> {
+        if proposal.id == 0 {
+            return Err(Error::InvalidMessage("accept with ballot 0 (ballots start at 1)".into()));
+        }
+        let ignores_promise = self.mutation == Some(Mutation::AcceptIgnoresPromise);
+        if proposal.id < self.promised && !ignores_promise {
+            let reply = Proposal { id: proposal.id, slot: proposal.slot, value: Vec::new(), promised: self.promised };
+            return Ok(Pending { write: None, reply });
+        }
+        if self.mutation != Some(Mutation::AcceptDoesNotRaisePromise) {
+            self.promised = self.promised.max(proposal.id);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.accepted.insert(proposal.slot, Accepted { ballot: proposal.id, value: proposal.value.clone(), seq });
+        let mut echo = proposal.clone();
+        echo.promised = 0;
+        let write = Write::Accept { seq, proposal: echo };
+        Ok(Pending { write: Some(write), reply: Proposal::new(proposal.id, proposal.slot, Vec::new()) })
+    }
+
+    /// Forget accepted proposals below `slot` (they are chosen and applied elsewhere) and
+    /// return the lowest accept-log id still needed: records below it may be trimmed.
+    pub fn forget_below(&mut self, slot: Slot) -> u64 {
+        self.accepted = self.accepted.split_off(&slot);
+        self.accepted.values().map(|a| a.seq).min().unwrap_or(self.next_seq)
+    }
+}
+
+/// An acceptor over a promise log and an accept log (the ancestor's
+/// `NewAcceptor(promiseLog, acceptLog)`). Every reply leaves only after its record is
+/// durable; a storage failure closes the acceptor for good, so nothing un-durable is
+/// ever acknowledged.
+///
+/// ```
+/// use synodos::{Acceptor, MemoryLog, Proposal, Request};
+/// let (promises, accepts) = (MemoryLog::new(), MemoryLog::new());
+/// let mut acceptor = Acceptor::new(promises.clone(), accepts.clone()).unwrap();
+/// acceptor.prepare(&Request { id: 9, attempt: 1, slot: 0 }).unwrap();
+/// acceptor.accept(&Proposal::new(9, 0, b"x".to_vec())).unwrap();
+/// drop(acceptor);
+/// // A restart rebuilds the same state from the logs.
+/// let mut again = Acceptor::new(promises, accepts).unwrap();
+/// let promise = again.prepare(&Request { id: 10, attempt: 1, slot: 0 }).unwrap();
+/// assert_eq!(promise.accepted, Some(Proposal::new(9, 0, b"x".to_vec())));
+/// ```
+#[derive(Debug)]
+pub struct Acceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog> {
+    core: AcceptorCore,
+    promise_log: P,
+    accept_log: A,
+    failed: Option<String>,
+    observers: Vec<(Slot, mpsc::UnboundedSender<Proposal>)>,
+}
+
+impl Acceptor {
+    /// An acceptor over two new, empty [`MemoryLog`](crate::MemoryLog)s.
+    pub fn in_memory() -> Self {
+        Acceptor {
+            core: AcceptorCore::new(),
+            promise_log: crate::MemoryLog::new(),
+            accept_log: crate::MemoryLog::new(),
+            failed: None,
+            observers: Vec::new(),
+        }
+    }
+}
+
+impl<P: Log, A: Log> Acceptor<P, A> {
+    /// Build an acceptor over two logs, recovering whatever they hold.
+    pub fn new(promise_log: P, accept_log: A) -> Result<Self> {
+        let core = AcceptorCore::recover(&promise_log, &accept_log)?;
+        Ok(Acceptor { core, promise_log, accept_log, failed: None, observers: Vec::new() })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match &self.failed {
+            Some(why) => Err(Error::Closed(format!("acceptor stopped after a storage failure: {why}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn poison_on_error<T>(&mut self, r: Result<T>) -> Result<T> {
+        // Only log calls reach here: after any log failure we cannot know what is durable.
+        if let Err(e) = &r {
+            self.failed = Some(e.to_string());
+        }
+        r
+    }
+
+    /// Phase 1b: answer a prepare, after recording the promise durably.
+    pub fn prepare(&mut self, req: &Request) -> Result<Promise> {
+        self.check_open()?;
+        let pending = self.core.prepare(req)?;
+        let r = pending.persist(&mut self.promise_log, &mut self.accept_log);
+        self.poison_on_error(r)
+    }
+
+    /// Phase 2b: answer an accept, after recording it durably; observers then see it.
+    pub fn accept(&mut self, proposal: &Proposal) -> Result<Proposal> {
+        self.check_open()?;
+        let pending = self.core.accept(proposal)?;
+        let accepted = pending.write().is_some();
+        let r = pending.persist(&mut self.promise_log, &mut self.accept_log);
+        let reply = self.poison_on_error(r)?;
+        if accepted {
+            self.notify(proposal);
+        }
+        Ok(reply)
+    }
+
+    fn notify(&mut self, proposal: &Proposal) {
+        if self.observers.is_empty() {
+            return;
+        }
+        let mut sent = proposal.clone();
+        sent.promised = 0;
+        // A closed receiver means the observer went away: drop it.
+        self.observers.retain(|(from, tx)| sent.slot < *from || tx.unbounded_send(sent.clone()).is_ok());
+    }
+
+    /// Every proposal accepted for slots `>= request.slot` (the highest ballot per slot).
+    pub fn accepted_from(&self, request: &Request) -> Result<Vec<Proposal>> {
+        self.check_open()?;
+        Ok(self.core.accepted_from(request.slot).collect())
+    }
+
+    /// The ancestor's `Observe`: a stream of every proposal accepted for slots `>= from`,
+    /// first what is already accepted, then each new accept as it becomes durable. The
+    /// stream ends when the acceptor is dropped.
+    pub fn observe(&mut self, from: Slot) -> Result<mpsc::UnboundedReceiver<Proposal>> {
+        self.check_open()?;
+        let (tx, rx) = mpsc::unbounded();
+        for p in self.core.accepted_from(from) {
+            // Cannot fail: we hold the receiver.
+            let _ = tx.unbounded_send(p);
+        }
+        self.observers.push((from, tx));
+        Ok(rx)
+    }
+
+    /// Forget accepted proposals below `slot` and trim the accept log accordingly. The
+    /// current promise is recorded first, so trimming never lowers it after a restart.
+    pub fn trim(&mut self, slot: Slot) -> Result<()> {
+        self.check_open()?;
+        let promised = self.core.promised();
+        let r = (|| {
+            if promised > 0 && self.promise_log.last()?.map(|(b, _)| b) < Some(promised) {
+                self.promise_log.record(promised, &[])?;
+            }
+            let keep_from = self.core.forget_below(slot);
+            self.accept_log.trim(keep_from)?;
+            self.promise_log.trim(promised)
+        })();
+        self.poison_on_error(r)
+    }
+
+    /// The sans-IO state inside.
+    pub fn core(&self) -> &AcceptorCore {
+        &self.core
+    }
+
+    #[doc(hidden)]
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.core.set_mutation(mutation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryLog;
+
+    fn req(id: Ballot, slot: Slot) -> Request {
+        Request { id, attempt: 1, slot }
+    }
+
+    fn acceptor() -> Acceptor {
+        Acceptor::new(MemoryLog::new(), MemoryLog::new()).unwrap()
+    }
+
+    #[test]
+    fn prepare_below_the_promise_is_rejected_with_the_promise() {
+        let mut a = acceptor();
+        assert!(a.prepare(&req(10, 0)).unwrap().is_granted());
+        let reply = a.prepare(&req(9, 0)).unwrap();
+        assert!(!reply.is_granted());
+        assert_eq!(reply.promised, 10);
+        assert_eq!(reply.id, 9);
+    }
+
+    #[test]
+    fn accept_below_the_promise_is_rejected_and_not_recorded() {
+        let (p, acc) = (MemoryLog::new(), MemoryLog::new());
+        let mut a = Acceptor::new(p, acc.clone()).unwrap();
+        a.prepare(&req(10, 0)).unwrap();
+        let reply = a.accept(&Proposal::new(9, 0, b"v".to_vec())).unwrap();
+        assert!(!reply.is_accepted());
+        assert_eq!(reply.promised, 10);
+        assert!(acc.is_empty());
+        assert_eq!(a.core().accepted(0), None);
+    }
+
+    #[test]
+    fn a_promise_always_carries_the_accepted_value_even_on_a_first_attempt() {
+        let mut a = acceptor();
+        a.prepare(&req(5, 3)).unwrap();
+        a.accept(&Proposal::new(5, 3, b"chosen".to_vec())).unwrap();
+        let promise = a.prepare(&Request { id: 6, attempt: 1, slot: 3 }).unwrap();
+        assert_eq!(promise.accepted, Some(Proposal::new(5, 3, b"chosen".to_vec())));
+        // A rejected prepare still reports it.
+        let rejected = a.prepare(&Request { id: 2, attempt: 1, slot: 3 }).unwrap();
+        assert_eq!(rejected.accepted, Some(Proposal::new(5, 3, b"chosen".to_vec())));
+        // Other slots are separate.
+        assert_eq!(a.prepare(&req(7, 4)).unwrap().accepted, None);
+    }
+
+    #[test]
+    fn accept_raises_the_promise() {
+        let mut a = acceptor();
+        a.accept(&Proposal::new(20, 0, b"x".to_vec())).unwrap();
+        assert_eq!(a.prepare(&req(15, 0)).unwrap().promised, 20);
+    }
+
+    #[test]
+    fn a_repeated_prepare_at_the_same_ballot_is_granted_without_a_write() {
+        let (p, acc) = (MemoryLog::new(), MemoryLog::new());
+        let mut core = AcceptorCore::new();
+        let first = core.prepare(&req(3, 0)).unwrap();
+        assert!(first.write().is_some());
+        let (mut p2, mut a2) = (p.clone(), acc.clone());
+        first.persist(&mut p2, &mut a2).unwrap();
+        let again = core.prepare(&req(3, 0)).unwrap();
+        assert!(again.write().is_none());
+        assert!(again.persist(&mut p2, &mut a2).unwrap().is_granted());
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn ballot_zero_is_an_invalid_message() {
+        let mut a = acceptor();
+        assert!(matches!(a.prepare(&req(0, 0)), Err(Error::InvalidMessage(_))));
+        assert!(matches!(a.accept(&Proposal::new(0, 0, vec![])), Err(Error::InvalidMessage(_))));
+        // and the acceptor still works
+        assert!(a.prepare(&req(1, 0)).unwrap().is_granted());
+    }
+
+    #[test]
+    fn recovery_restores_promise_and_highest_accepted_per_slot() {
+        let (p, acc) = (MemoryLog::new(), MemoryLog::new());
+        {
+            let mut a = Acceptor::new(p.clone(), acc.clone()).unwrap();
+            a.prepare(&req(4, 1)).unwrap();
+            a.accept(&Proposal::new(4, 1, b"old".to_vec())).unwrap();
+            a.accept(&Proposal::new(8, 1, b"new".to_vec())).unwrap();
+            a.accept(&Proposal::new(8, 2, b"two".to_vec())).unwrap();
+        }
+        let mut a = Acceptor::new(p, acc).unwrap();
+        assert_eq!(a.core().promised(), 8, "accepting 8 promised 8, even with no promise record");
+        assert_eq!(a.core().accepted(1), Some(Proposal::new(8, 1, b"new".to_vec())));
+        assert_eq!(a.prepare(&req(7, 1)).unwrap().promised, 8);
+        // new accepts continue the accept log's ids
+        a.accept(&Proposal::new(9, 3, b"three".to_vec())).unwrap();
+    }
+
+    #[test]
+    fn a_storage_failure_closes_the_acceptor() {
+        struct Broken;
+        impl Log for Broken {
+            fn record(&mut self, _: u64, _: &[u8]) -> Result<()> {
+                Err(Error::storage("disk on fire"))
+            }
+            fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+                Ok(None)
+            }
+            fn range(&self, _: u64, _: u64, _: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
+                Ok(())
+            }
+            fn trim(&mut self, _: u64) -> Result<()> {
+                Ok(())
+            }
+        }
+        let mut a = Acceptor::new(Broken, MemoryLog::new()).unwrap();
+        assert!(matches!(a.prepare(&req(1, 0)), Err(Error::Storage { .. })));
+        // Even a request that would need no write is refused now.
+        assert!(matches!(a.prepare(&req(1, 0)), Err(Error::Closed(_))));
+        assert!(matches!(a.accept(&Proposal::new(5, 0, vec![1])), Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn observe_streams_existing_then_live_accepts() {
+        use futures::StreamExt;
+        let mut a = acceptor();
+        a.accept(&Proposal::new(1, 0, b"a".to_vec())).unwrap();
+        a.accept(&Proposal::new(1, 5, b"b".to_vec())).unwrap();
+        let mut rx = a.observe(1).unwrap();
+        a.accept(&Proposal::new(2, 0, b"ignored: below from".to_vec())).unwrap();
+        a.accept(&Proposal::new(2, 6, b"c".to_vec())).unwrap();
+        a.accept(&Proposal::new(1, 7, b"rejected".to_vec())).unwrap();
+        drop(a);
+        let got: Vec<Proposal> = futures::executor::block_on(rx.by_ref().collect());
+        assert_eq!(got, vec![Proposal::new(1, 5, b"b".to_vec()), Proposal::new(2, 6, b"c".to_vec())]);
+    }
+
+    #[test]
+    fn trim_drops_old_slots_but_keeps_the_promise_across_restart() {
+        let (p, acc) = (MemoryLog::new(), MemoryLog::new());
+        {
+            let mut a = Acceptor::new(p.clone(), acc.clone()).unwrap();
+            for slot in 0..10 {
+                a.accept(&Proposal::new(3, slot, vec![slot as u8])).unwrap();
+            }
+            a.accept(&Proposal::new(30, 2, b"re".to_vec())).unwrap(); // slot 2 again, later seq
+            a.trim(5).unwrap();
+            assert_eq!(a.core().accepted(2), None);
+            assert_eq!(a.core().accepted(5), Some(Proposal::new(3, 5, vec![5])));
+        }
+        assert_eq!(acc.len(), 6, "slots 5..10 and the re-accept of 2 (it is newer than them)");
+        let a = Acceptor::new(p, acc).unwrap();
+        assert_eq!(a.core().promised(), 30);
+    }
+
+    #[test]
+    fn persist_all_writes_one_batch_and_keeps_reply_order() {
+        let (mut p, mut acc) = (MemoryLog::new(), MemoryLog::new());
+        let mut core = AcceptorCore::new();
+        let pendings = vec![
+            core.accept(&Proposal::new(2, 0, b"a".to_vec())).unwrap(),
+            core.accept(&Proposal::new(2, 1, b"b".to_vec())).unwrap(),
+            core.accept(&Proposal::new(1, 2, b"low".to_vec())).unwrap(),
+        ];
+        let replies = persist_all(pendings, &mut p, &mut acc).unwrap();
+        assert_eq!(replies.iter().map(|r| r.is_accepted()).collect::<Vec<_>>(), [true, true, false]);
+        assert_eq!(acc.len(), 2);
+    }
+}

@@ -1,0 +1,511 @@
+//! The callback driver: [`Proposer`] and [`ReplicatedLog`] over user-supplied
+//! [`AcceptorClient`]s. It fans out to every acceptor at once, finishes at a majority,
+//! bounds each call by a timeout, backs off at random after losing, and leaps past the
+//! ballots it loses to. It owns no threads and no runtime: timers come from a [`Sleeper`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{poll_immediate, select, Either};
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::acceptor::Acceptor;
+use crate::error::{AcceptorFailure, Error, Failures, Result};
+use crate::id::IdGenerator;
+use crate::learner::Learner;
+use crate::log::Log;
+use crate::message::{Entry, Promise, Proposal, Request, Slot};
+use crate::proposer::{majority, Attempt, Progress};
+
+/// The transport seam: how a proposer reaches one acceptor. Implement it over any RPC,
+/// or use [`LocalAcceptor`] in-process. The bindings implement it over Python, JS and C
+/// callbacks.
+///
+/// Errors returned here are reported per acceptor in [`Error::NoQuorum`]; they never stop
+/// the other acceptors from being asked.
+#[allow(async_fn_in_trait)] // Send-ness of the futures follows the implementation.
+pub trait AcceptorClient {
+    /// Phase 1: send a prepare, return the acceptor's promise (granted or not).
+    async fn prepare(&self, request: &Request) -> Result<Promise>;
+    /// Phase 2: send an accept, return the acceptor's answer (accepted or not).
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal>;
+    /// The proposals this acceptor has accepted for slots `>= request.slot`. Used by
+    /// [`ReplicatedLog::read`]; a client that cannot observe may keep the default.
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        let _ = request;
+        Err(Error::transport("this acceptor client does not implement observe"))
+    }
+}
+
+impl<T: AcceptorClient + ?Sized> AcceptorClient for &T {
+    async fn prepare(&self, request: &Request) -> Result<Promise> {
+        (**self).prepare(request).await
+    }
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+        (**self).accept(proposal).await
+    }
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        (**self).observe(request).await
+    }
+}
+
+impl<T: AcceptorClient + ?Sized> AcceptorClient for Arc<T> {
+    async fn prepare(&self, request: &Request) -> Result<Promise> {
+        (**self).prepare(request).await
+    }
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+        (**self).accept(proposal).await
+    }
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        (**self).observe(request).await
+    }
+}
+
+/// An in-process acceptor shared by handle: a client for proposers in the same process.
+/// Clones share one acceptor. The lock is held only while the acceptor (and its logs) run.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, LocalAcceptor, MemoryLog, Proposer, StdSleeper};
+/// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+/// let proposer = Proposer::new(acceptors, CounterIdGenerator::new(1), StdSleeper).unwrap();
+/// let chosen = proposer.propose_blocking(b"hello".to_vec()).unwrap();
+/// assert_eq!(chosen, b"hello");
+/// ```
+#[derive(Debug)]
+pub struct LocalAcceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog>(Arc<Mutex<Acceptor<P, A>>>);
+
+impl<P: Log, A: Log> Clone for LocalAcceptor<P, A> {
+    fn clone(&self) -> Self {
+        LocalAcceptor(self.0.clone())
+    }
+}
+
+impl LocalAcceptor {
+    /// A fresh acceptor over two new [`MemoryLog`](crate::MemoryLog)s.
+    pub fn in_memory() -> Self {
+        LocalAcceptor::new(Acceptor::in_memory())
+    }
+}
+
+
+impl<P: Log, A: Log> LocalAcceptor<P, A> {
+    /// Share `acceptor` as a client.
+    pub fn new(acceptor: Acceptor<P, A>) -> Self {
+        LocalAcceptor(Arc::new(Mutex::new(acceptor)))
+    }
+
+    /// Run `f` on the acceptor under its lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Acceptor<P, A>) -> Result<R>) -> Result<R> {
+        match self.0.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(_) => Err(Error::Closed("acceptor lock poisoned by a panic in its log".into())),
+        }
+    }
+}
+
+impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
+    async fn prepare(&self, request: &Request) -> Result<Promise> {
+        self.with(|a| a.prepare(request))
+    }
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+        self.with(|a| a.accept(proposal))
+    }
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        self.with(|a| a.accepted_from(request))
+    }
+}
+
+/// A timer, supplied by the caller so the driver runs on any executor (or none).
+pub trait Sleeper {
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
+}
+
+impl<S: Sleeper + ?Sized> Sleeper for &S {
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        (**self).sleep(duration)
+    }
+}
+
+/// A native timer that works under any executor, including `futures::executor::block_on`
+/// (one helper thread, from `futures-timer`).
+#[cfg(feature = "std-timer")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdSleeper;
+
+#[cfg(feature = "std-timer")]
+impl Sleeper for StdSleeper {
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        futures_timer::Delay::new(duration)
+    }
+}
+
+/// `tokio::time::sleep`; use it inside a tokio runtime.
+#[cfg(feature = "tokio")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleeper;
+
+#[cfg(feature = "tokio")]
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(duration)
+    }
+}
+
+/// Timeouts, retries and backoff of a [`Proposer`].
+#[derive(Debug, Clone)]
+pub struct ProposerConfig {
+    /// How long one prepare or accept call may take before it counts as failed.
+    pub call_timeout: Duration,
+    /// How many ballots to try before giving up with [`Error::NoQuorum`].
+    pub max_attempts: u32,
+    /// The backoff before the second attempt is drawn from `[0, backoff_min]`, and the range
+    /// doubles with each attempt up to `backoff_max` (full jitter).
+    pub backoff_min: Duration,
+    /// The largest backoff range.
+    pub backoff_max: Duration,
+    /// How often [`ReplicatedLog::wait`] asks the acceptors again.
+    pub poll_interval: Duration,
+    /// Seed of the backoff jitter (random when `None`).
+    pub seed: Option<u64>,
+}
+
+impl Default for ProposerConfig {
+    fn default() -> Self {
+        ProposerConfig {
+            call_timeout: Duration::from_secs(1),
+            max_attempts: 20,
+            backoff_min: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(10),
+            seed: None,
+        }
+    }
+}
+
+/// Proposes values to a set of acceptors: the ancestor's `Proposer.Propose`, fixed.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, StdSleeper};
+/// # futures::executor::block_on(async {
+/// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+/// let alice = Proposer::new(acceptors.clone(), CounterIdGenerator::new(1), StdSleeper).unwrap();
+/// let bob = Proposer::new(acceptors, CounterIdGenerator::new(2), StdSleeper).unwrap();
+/// assert_eq!(alice.propose(b"alice".to_vec()).await.unwrap(), b"alice");
+/// // Once a value is chosen, every later proposal returns it.
+/// assert_eq!(bob.propose(b"bob".to_vec()).await.unwrap(), b"alice");
+/// # });
+/// ```
+pub struct Proposer<C, S> {
+    clients: Vec<C>,
+    ids: Arc<dyn IdGenerator>,
+    sleeper: S,
+    config: ProposerConfig,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl<C, S> std::fmt::Debug for Proposer<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proposer").field("acceptors", &self.clients.len()).field("config", &self.config).finish()
+    }
+}
+
+enum Reply {
+    Promise(Promise),
+    Accepted(Proposal),
+}
+
+impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
+    /// A proposer over `clients`, taking ballots from `ids` and timers from `sleeper`.
+    pub fn new(clients: Vec<C>, ids: impl IdGenerator + 'static, sleeper: S) -> Result<Self> {
+        Self::with_config(clients, Arc::new(ids), sleeper, ProposerConfig::default())
+    }
+
+    /// [`new`](Self::new) with explicit timeouts and backoff, and a shared id generator.
+    pub fn with_config(clients: Vec<C>, ids: Arc<dyn IdGenerator>, sleeper: S, config: ProposerConfig) -> Result<Self> {
+        if clients.is_empty() {
+            return Err(Error::InvalidArgument("a proposer needs at least one acceptor".into()));
+        }
+        if config.max_attempts == 0 {
+            return Err(Error::InvalidArgument("max_attempts must be at least 1".into()));
+        }
+        let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
+        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(fastrand::Rng::with_seed(seed)) })
+    }
+
+    /// The acceptor clients, in the order failures are numbered.
+    pub fn clients(&self) -> &[C] {
+        &self.clients
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProposerConfig {
+        &self.config
+    }
+
+    /// Propose `value` for the single decree (slot 0). Returns the value actually chosen,
+    /// which is another proposer's if that one was chosen first.
+    pub async fn propose(&self, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
+        self.propose_at(0, value).await
+    }
+
+    /// [`propose`](Self::propose) for one slot of a log.
+    pub async fn propose_at(&self, slot: Slot, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
+        let value = value.into();
+        let n = self.clients.len();
+        let mut failures = Vec::new();
+        for attempt in 1..=self.config.max_attempts {
+            if attempt > 1 {
+                self.backoff(attempt).await;
+            }
+            let ballot = self.ids.next()?;
+            let (mut round, request) = Attempt::new(n, slot, ballot, u64::from(attempt), value.clone())?;
+            failures.clear();
+
+            let progress = self
+                .phase(&mut failures, |c| {
+                    let request = &request;
+                    async move { c.prepare(request).await.map(Reply::Promise) }
+                }, |i, reply| match reply {
+                    Some(Reply::Promise(p)) => round.on_promise(i, &p),
+                    Some(Reply::Accepted(_)) => Progress::Waiting,
+                    None => round.on_failure(i),
+                })
+                .await;
+            let proposal = match progress {
+                Progress::Accept(p) => p,
+                Progress::Failed { promised } => {
+                    self.ids.observe(promised);
+                    continue;
+                }
+                Progress::Chosen(_) | Progress::Waiting => continue,
+            };
+
+            let progress = self
+                .phase(&mut failures, |c| {
+                    let proposal = &proposal;
+                    async move { c.accept(proposal).await.map(Reply::Accepted) }
+                }, |i, reply| match reply {
+                    Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
+                    Some(Reply::Promise(_)) => Progress::Waiting,
+                    None => round.on_failure(i),
+                })
+                .await;
+            match progress {
+                Progress::Chosen(v) => return Ok(v),
+                Progress::Failed { promised } => self.ids.observe(promised),
+                Progress::Accept(_) | Progress::Waiting => {}
+            }
+        }
+        Err(Error::NoQuorum {
+            needed: majority(n),
+            acceptors: n,
+            attempts: self.config.max_attempts,
+            failures: Failures(failures),
+        })
+    }
+
+    /// Blocking [`propose`](Self::propose), on the calling thread. Needs a sleeper that does
+    /// not depend on a runtime (like [`StdSleeper`]).
+    pub fn propose_blocking(&self, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
+        futures::executor::block_on(self.propose(value))
+    }
+
+    /// Send one phase to every acceptor at once; return as soon as the attempt decides.
+    async fn phase<'a, F, Fut>(
+        &'a self,
+        failures: &mut Vec<AcceptorFailure>,
+        call: F,
+        mut on_reply: impl FnMut(usize, Option<Reply>) -> Progress,
+    ) -> Progress
+    where
+        F: Fn(&'a C) -> Fut,
+        Fut: Future<Output = Result<Reply>>,
+    {
+        let mut calls: FuturesUnordered<_> = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let fut = call(c);
+                async move { (i, self.bounded(fut).await) }
+            })
+            .collect();
+        while let Some((i, result)) = calls.next().await {
+            let progress = match result {
+                Ok(reply) => {
+                    let rejected = match &reply {
+                        Reply::Promise(p) => p.promised,
+                        Reply::Accepted(p) => p.promised,
+                    };
+                    if rejected != 0 {
+                        failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
+                    }
+                    on_reply(i, Some(reply))
+                }
+                Err(error) => {
+                    failures.push(AcceptorFailure { acceptor: i, error });
+                    on_reply(i, None)
+                }
+            };
+            if progress != Progress::Waiting {
+                return progress;
+            }
+        }
+        Progress::Waiting
+    }
+
+    /// Run `fut`, cut off after the call timeout. A future that is ready at once (an
+    /// in-process acceptor) never creates a timer.
+    async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        let mut fut = pin!(fut);
+        if let Some(result) = poll_immediate(fut.as_mut()).await {
+            return result;
+        }
+        let timeout = self.config.call_timeout;
+        let sleep = pin!(self.sleeper.sleep(timeout));
+        match select(fut, sleep).await {
+            Either::Left((result, _)) => result,
+            Either::Right(_) => Err(Error::Timeout(timeout)),
+        }
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        let min = self.config.backoff_min.as_micros() as u64;
+        let cap = min.saturating_mul(1u64 << (attempt - 2).min(20)).min(self.config.backoff_max.as_micros() as u64);
+        let micros = match self.rng.lock() {
+            Ok(mut rng) => rng.u64(0..=cap),
+            Err(_) => cap / 2,
+        };
+        if micros > 0 {
+            self.sleeper.sleep(Duration::from_micros(micros)).await;
+        }
+    }
+}
+
+/// A replicated log: an ordered sequence of chosen values, one Paxos instance per slot.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, ReplicatedLog, StdSleeper};
+/// # futures::executor::block_on(async {
+/// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+/// let writer = ReplicatedLog::new(Proposer::new(acceptors.clone(), CounterIdGenerator::new(1), StdSleeper).unwrap());
+/// assert_eq!(writer.append(b"first".to_vec()).await.unwrap().slot, 0);
+/// assert_eq!(writer.append(b"second".to_vec()).await.unwrap().slot, 1);
+/// // Another node's handle appends after what is already there.
+/// let other = ReplicatedLog::new(Proposer::new(acceptors, CounterIdGenerator::new(2), StdSleeper).unwrap());
+/// assert_eq!(other.append(b"third".to_vec()).await.unwrap().slot, 2);
+/// let entries = other.read(0, 10).await.unwrap();
+/// let values: Vec<&[u8]> = entries.iter().map(|e| e.value.as_slice()).collect();
+/// assert_eq!(values, [&b"first"[..], b"second", b"third"]);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct ReplicatedLog<C, S> {
+    proposer: Proposer<C, S>,
+    next_slot: AtomicU64,
+}
+
+impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
+    /// A log handle that appends through `proposer`.
+    pub fn new(proposer: Proposer<C, S>) -> Self {
+        ReplicatedLog { proposer, next_slot: AtomicU64::new(0) }
+    }
+
+    /// The proposer inside.
+    pub fn proposer(&self) -> &Proposer<C, S> {
+        &self.proposer
+    }
+
+    /// The lowest slot this handle has not yet seen chosen.
+    pub fn next_slot(&self) -> Slot {
+        self.next_slot.load(Ordering::SeqCst)
+    }
+
+    /// Append `value` at the first free slot. Slots already taken by other writers are
+    /// learned and skipped. Returns the entry holding `value`.
+    ///
+    /// Values are compared by bytes: if two writers append identical bytes, each may
+    /// find "its" value at the same slot. Put a unique id in values that must not merge.
+    pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
+        let value = value.into();
+        loop {
+            let slot = self.next_slot.load(Ordering::SeqCst);
+            let chosen = self.proposer.propose_at(slot, value.clone()).await?;
+            self.next_slot.fetch_max(slot + 1, Ordering::SeqCst);
+            if chosen == value {
+                return Ok(Entry { slot, value: chosen });
+            }
+        }
+    }
+
+    /// Blocking [`append`](Self::append).
+    pub fn append_blocking(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
+        futures::executor::block_on(self.append(value))
+    }
+
+    /// The chosen entries from slot `from` on, in slot order, up to `max` of them, stopping
+    /// at the first slot not known to be chosen. Asks every acceptor (`observe`) and counts
+    /// a value chosen when a majority report the same ballot for its slot.
+    pub async fn read(&self, from: Slot, max: usize) -> Result<Vec<Entry>> {
+        let clients = self.proposer.clients();
+        let n = clients.len();
+        let request = Request { id: 0, attempt: 0, slot: from };
+        let mut learner = Learner::starting_at(n, from);
+        let mut chosen = BTreeMap::new();
+        let mut failures = Vec::new();
+        let mut calls: FuturesUnordered<_> = clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let request = &request;
+                async move { (i, self.proposer.bounded(c.observe(request)).await) }
+            })
+            .collect();
+        while let Some((i, result)) = calls.next().await {
+            match result {
+                Ok(proposals) => {
+                    for p in proposals.iter().filter(|p| p.slot >= from) {
+                        if let Some(entry) = learner.on_accepted(i, p) {
+                            chosen.insert(entry.slot, entry.value);
+                        }
+                    }
+                }
+                Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
+            }
+        }
+        if n - failures.len() < majority(n) {
+            return Err(Error::NoQuorum { needed: majority(n), acceptors: n, attempts: 1, failures: Failures(failures) });
+        }
+        let mut entries = Vec::new();
+        let mut expect = from;
+        for (slot, value) in chosen {
+            if slot != expect || entries.len() >= max {
+                break;
+            }
+            entries.push(Entry { slot, value });
+            expect += 1;
+        }
+        self.next_slot.fetch_max(expect, Ordering::SeqCst);
+        Ok(entries)
+    }
+
+    /// [`read`](Self::read), but when nothing is chosen at `from` yet, ask again every
+    /// `poll_interval` until something is or `timeout` passes (then an empty list).
+    pub async fn wait(&self, from: Slot, max: usize, timeout: Duration) -> Result<Vec<Entry>> {
+        let interval = self.proposer.config.poll_interval.max(Duration::from_micros(100));
+        let mut waited = Duration::ZERO;
+        loop {
+            let entries = self.read(from, max).await?;
+            if !entries.is_empty() || waited >= timeout {
+                return Ok(entries);
+            }
+            self.proposer.sleeper.sleep(interval).await;
+            waited += interval;
+        }
+    }
+}

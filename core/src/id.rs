@@ -1,0 +1,275 @@
+//! Ballot (id) generators and the clocks they read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::message::Ballot;
+
+/// A source of the current time in milliseconds. Only id generators read it; the protocol
+/// state machines never do.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since some fixed origin (the Unix epoch for [`SystemClock`]).
+    fn now_millis(&self) -> u64;
+}
+
+/// The wall clock. It may go backwards (NTP steps); the generators do not mind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+}
+
+/// A clock that moves only when told to, for tests. Clones share the same time.
+///
+/// ```
+/// use synodos::{Clock, ManualClock};
+/// let clock = ManualClock::new(1_000);
+/// clock.advance(5);
+/// assert_eq!(clock.now_millis(), 1_005);
+/// clock.set(10); // backwards is allowed
+/// assert_eq!(clock.now_millis(), 10);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock reading `millis`.
+    pub fn new(millis: u64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(millis)))
+    }
+    /// Move the clock forward by `millis`.
+    pub fn advance(&self, millis: u64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+    /// Set the clock to `millis` (which may be in the past).
+    pub fn set(&self, millis: u64) {
+        self.0.store(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_millis(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Produces ballots. Every call to `next` returns a ballot higher than any it returned or
+/// observed before, and two generators with different node ids never return the same one.
+pub trait IdGenerator: Send + Sync {
+    /// The next ballot.
+    fn next(&self) -> Result<Ballot>;
+    /// Tell the generator about a ballot seen elsewhere (e.g. in a rejection), so the next
+    /// ballot leaps past it instead of losing to it again.
+    fn observe(&self, seen: Ballot);
+}
+
+impl<T: IdGenerator + ?Sized> IdGenerator for Arc<T> {
+    fn next(&self) -> Result<Ballot> {
+        (**self).next()
+    }
+    fn observe(&self, seen: Ballot) {
+        (**self).observe(seen)
+    }
+}
+
+impl<T: IdGenerator + ?Sized> IdGenerator for Box<T> {
+    fn next(&self) -> Result<Ballot> {
+        (**self).next()
+    }
+    fn observe(&self, seen: Ballot) {
+        (**self).observe(seen)
+    }
+}
+
+/// Raise `last` so that the next id is built above `seen` (shared by both generators).
+fn observe_max(last: &AtomicU64, seen: Ballot) {
+    last.fetch_max(seen, Ordering::SeqCst);
+}
+
+/// The ancestor's layout, `millis << 8 | server_id`, fixed: ids are strictly increasing
+/// (two calls in one millisecond, or a clock that went backwards, take the next free
+/// "millisecond" instead of repeating or going back), and a rejection's ballot is leapt past.
+///
+/// ```
+/// use synodos::{IdGenerator, ManualClock, ServerIdGenerator};
+/// let clock = ManualClock::new(0x17c96370c09);
+/// let ids = ServerIdGenerator::new(7, clock.clone());
+/// assert_eq!(ids.next().unwrap(), 0x17c96370c0907);
+/// assert_eq!(ids.next().unwrap(), 0x17c96370c0a07); // same millisecond: still higher
+/// clock.set(1); // the clock goes back: still higher
+/// assert!(ids.next().unwrap() > 0x17c96370c0a07);
+/// ```
+#[derive(Debug)]
+pub struct ServerIdGenerator<C: Clock> {
+    server_id: u8,
+    clock: C,
+    last: AtomicU64,
+}
+
+impl<C: Clock> ServerIdGenerator<C> {
+    /// A generator for `server_id` reading `clock`.
+    pub fn new(server_id: u8, clock: C) -> Self {
+        ServerIdGenerator { server_id, clock, last: AtomicU64::new(0) }
+    }
+}
+
+impl<C: Clock> IdGenerator for ServerIdGenerator<C> {
+    fn next(&self) -> Result<Ballot> {
+        let sid = u64::from(self.server_id);
+        let now = self.clock.now_millis().max(1);
+        let mut last = self.last.load(Ordering::SeqCst);
+        loop {
+            let from_clock = now.checked_shl(8).filter(|v| v >> 8 == now).map(|v| v | sid);
+            let after_last = (last >> 8).checked_add(1).and_then(|m| m.checked_shl(8)).filter(|v| v >> 8 == (last >> 8) + 1);
+            let candidate = match (from_clock, after_last.map(|v| v | sid)) {
+                (Some(c), _) if c > last => c,
+                (_, Some(a)) => a,
+                _ => return Err(Error::IdExhausted(format!("no ballot above {last} for server {sid}"))),
+            };
+            match self.last.compare_exchange(last, candidate, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(candidate),
+                Err(current) => last = current,
+            }
+        }
+    }
+
+    fn observe(&self, seen: Ballot) {
+        observe_max(&self.last, seen)
+    }
+}
+
+/// Ballots `round << 16 | node_id`: up to 65,536 nodes and 2^48 rounds, no clock, no
+/// per-millisecond limit.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, IdGenerator};
+/// let a = CounterIdGenerator::new(1);
+/// let b = CounterIdGenerator::new(2);
+/// let first = a.next().unwrap();
+/// assert_eq!(first, 1 << 16 | 1);
+/// b.observe(first);
+/// assert!(b.next().unwrap() > first);
+/// ```
+#[derive(Debug)]
+pub struct CounterIdGenerator {
+    node_id: u16,
+    last: AtomicU64,
+}
+
+impl CounterIdGenerator {
+    /// Bits below the round, holding the node id.
+    pub const NODE_BITS: u32 = 16;
+
+    /// A generator for `node_id`.
+    pub fn new(node_id: u16) -> Self {
+        CounterIdGenerator { node_id, last: AtomicU64::new(0) }
+    }
+}
+
+impl IdGenerator for CounterIdGenerator {
+    fn next(&self) -> Result<Ballot> {
+        let mut last = self.last.load(Ordering::SeqCst);
+        loop {
+            let round = (last >> Self::NODE_BITS) + 1;
+            if round >> (64 - Self::NODE_BITS) != 0 {
+                return Err(Error::IdExhausted(format!("no round above {}", round - 1)));
+            }
+            let candidate = round << Self::NODE_BITS | u64::from(self.node_id);
+            match self.last.compare_exchange(last, candidate, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(candidate),
+                Err(current) => last = current,
+            }
+        }
+    }
+
+    fn observe(&self, seen: Ballot) {
+        observe_max(&self.last, seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_ids_match_the_ancestor_layout_when_the_clock_moves() {
+        let clock = ManualClock::new(0x17c96370c09);
+        let ids = ServerIdGenerator::new(0xAB, clock.clone());
+        assert_eq!(ids.next().unwrap(), 0x17c96370c09AB);
+        clock.advance(10);
+        assert_eq!(ids.next().unwrap(), (0x17c96370c09 + 10) << 8 | 0xAB);
+    }
+
+    #[test]
+    fn server_ids_strictly_increase_under_a_frozen_or_backward_clock() {
+        let clock = ManualClock::new(1000);
+        let ids = ServerIdGenerator::new(3, clock.clone());
+        let mut prev = 0;
+        for i in 0..10_000u64 {
+            if i % 7 == 0 {
+                clock.set(1000 - (i % 500));
+            }
+            let id = ids.next().unwrap();
+            assert!(id > prev, "{id} after {prev}");
+            assert_eq!(id & 0xFF, 3);
+            prev = id;
+        }
+    }
+
+    #[test]
+    fn server_ids_leap_past_an_observed_ballot() {
+        let ids = ServerIdGenerator::new(1, ManualClock::new(5));
+        ids.observe(u64::from(u32::MAX));
+        let id = ids.next().unwrap();
+        assert!(id > u64::from(u32::MAX));
+        assert_eq!(id & 0xFF, 1);
+    }
+
+    #[test]
+    fn server_ids_report_exhaustion_instead_of_wrapping() {
+        let ids = ServerIdGenerator::new(1, ManualClock::new(5));
+        ids.observe(u64::MAX - 3);
+        assert!(matches!(ids.next(), Err(Error::IdExhausted(_))));
+    }
+
+    #[test]
+    fn counter_ids_are_unique_across_nodes_and_increasing() {
+        let a = CounterIdGenerator::new(65535);
+        let b = CounterIdGenerator::new(0);
+        let mut seen = std::collections::HashSet::new();
+        let mut last_a = 0;
+        for _ in 0..1000 {
+            let x = a.next().unwrap();
+            assert!(x > last_a);
+            last_a = x;
+            assert!(seen.insert(x));
+            let y = b.next().unwrap();
+            assert!(seen.insert(y));
+            b.observe(x);
+        }
+        let big = CounterIdGenerator::new(9);
+        big.observe(u64::MAX);
+        assert!(matches!(big.next(), Err(Error::IdExhausted(_))));
+    }
+
+    #[test]
+    fn generators_are_strictly_increasing_across_threads() {
+        let ids = Arc::new(CounterIdGenerator::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let ids = ids.clone();
+                std::thread::spawn(move || (0..1000).map(|_| ids.next().unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+    }
+}

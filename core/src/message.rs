@@ -1,0 +1,186 @@
+//! Wire messages, with the field names of the Go ancestor (`id`, `attempt`, `accepted`,
+//! `value`) plus what correct Paxos needs (`slot`, and `promised` in a rejection).
+//!
+//! Every field is omitted from JSON when it is zero or empty, and defaults to zero or empty
+//! when absent, so a message from the ancestor decodes unchanged (its slot is 0). Bytes are
+//! standard base64 with padding.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// A ballot number. Higher ballots win; two proposers never use the same ballot (the
+/// [`IdGenerator`](crate::IdGenerator)s put the node id in the low bits). 0 is never used
+/// by a proposer: it means "nothing promised yet".
+pub type Ballot = u64;
+
+/// A position in the replicated log. Single-decree Paxos uses slot 0.
+pub type Slot = u64;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Phase 1a: a proposer asks an acceptor to promise `id` for `slot`.
+///
+/// `attempt` is informational (the proposer's retry count); unlike the ancestor, no
+/// protocol rule depends on it. Also the argument of `observe`, where `slot` is the first
+/// slot wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Request {
+    /// The ballot.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: Ballot,
+    /// The proposer's attempt number, starting at 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u64,
+    /// The log position.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: Slot,
+}
+
+/// Phase 1b: an acceptor's answer to a [`Request`].
+///
+/// `id` and `slot` echo the request. When the request was granted `promised` is absent
+/// (0); when it was rejected `promised` is the higher ballot the acceptor had already
+/// promised, so the proposer can leap past it. Either way `accepted` carries the highest
+/// ballot and value this acceptor has accepted for the slot (the ancestor sent it only
+/// when `attempt > 1`, which let a first attempt overwrite a chosen value).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Promise {
+    /// The ballot of the request this answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: Ballot,
+    /// The slot of the request this answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: Slot,
+    /// What the acceptor has accepted for this slot, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Proposal>,
+    /// Non-zero only in a rejection: the ballot the acceptor has promised, higher than `id`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub promised: Ballot,
+}
+
+impl Promise {
+    /// Whether the acceptor granted the promise.
+    pub fn is_granted(&self) -> bool {
+        self.promised == 0
+    }
+}
+
+/// Phase 2a (a proposer asks an acceptor to accept `value` at ballot `id` for `slot`), the
+/// acceptor's phase 2b answer, and an entry of `observe`.
+///
+/// In an answer, `id` and `slot` echo the request, `value` is left empty (the proposer has
+/// it), and `promised` is non-zero only in a rejection, as in [`Promise`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The ballot.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: Ballot,
+    /// The log position.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: Slot,
+    /// The value (opaque bytes; base64 in JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_bytes")]
+    pub value: Vec<u8>,
+    /// Non-zero only in a rejected accept: the higher ballot the acceptor had promised.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub promised: Ballot,
+}
+
+impl Proposal {
+    /// A proposal of `value` at ballot `id` for `slot`.
+    pub fn new(id: Ballot, slot: Slot, value: impl Into<Vec<u8>>) -> Self {
+        Proposal { id, slot, value: value.into(), promised: 0 }
+    }
+
+    /// Whether an accept answer says the proposal was accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.promised == 0
+    }
+}
+
+/// A chosen log entry: the value at `slot` that a majority accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The log position.
+    pub slot: Slot,
+    /// The chosen value.
+    pub value: Vec<u8>,
+}
+
+/// JSON encoding and decoding with the wire names, shared by every binding.
+///
+/// ```
+/// use synodos::{wire, Request};
+/// let json = wire::to_json(&Request { id: 7, attempt: 1, slot: 0 }).unwrap();
+/// assert_eq!(json, r#"{"id":7,"attempt":1}"#);
+/// let back: Request = wire::from_json(&json).unwrap();
+/// assert_eq!(back.id, 7);
+/// ```
+pub mod wire {
+    use super::*;
+
+    /// Encode a message as compact JSON.
+    pub fn to_json<T: Serialize>(msg: &T) -> Result<String, Error> {
+        serde_json::to_string(msg).map_err(|e| Error::InvalidMessage(e.to_string()))
+    }
+
+    /// Decode a message from JSON; unknown fields are ignored, absent ones are zero.
+    pub fn from_json<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, Error> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidMessage(e.to_string()))
+    }
+
+    /// Which message a JSON text holds, for bindings that take the kind as a string.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Message {
+        /// A [`Request`].
+        Request(Request),
+        /// A [`Promise`].
+        Promise(Promise),
+        /// A [`Proposal`].
+        Proposal(Proposal),
+    }
+
+    impl Message {
+        /// Decode `json` as the message named `kind` (`"request"`, `"promise"`, `"proposal"`).
+        pub fn from_json(kind: &str, json: &str) -> Result<Self, Error> {
+            match kind {
+                "request" => from_json(json).map(Message::Request),
+                "promise" => from_json(json).map(Message::Promise),
+                "proposal" => from_json(json).map(Message::Proposal),
+                other => Err(Error::InvalidMessage(format!(
+                    "unknown message kind {other:?} (expected request, promise or proposal)"
+                ))),
+            }
+        }
+
+        /// Encode as compact JSON.
+        pub fn to_json(&self) -> Result<String, Error> {
+            match self {
+                Message::Request(m) => to_json(m),
+                Message::Promise(m) => to_json(m),
+                Message::Proposal(m) => to_json(m),
+            }
+        }
+    }
+}
+
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("value is not valid base64: {e}")))
+    }
+}

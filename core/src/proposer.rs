@@ -1,0 +1,262 @@
+//! The proposer's rules for one ballot at one slot, with no I/O: [`Attempt`].
+//! The driver ([`crate::Proposer`]) and the simulator both run on it.
+
+use crate::error::{Error, Result};
+use crate::message::{Ballot, Promise, Proposal, Request, Slot};
+use crate::Mutation;
+
+/// What an [`Attempt`] wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Keep feeding answers.
+    Waiting,
+    /// Phase 1 reached a majority: send this proposal to every acceptor.
+    Accept(Proposal),
+    /// Phase 2 reached a majority: this value is chosen for the slot.
+    Chosen(Vec<u8>),
+    /// A majority can no longer be reached at this ballot. `promised` is the highest ballot a
+    /// rejection reported (0 if none): retry above it.
+    Failed {
+        /// The highest ballot seen in a rejection.
+        promised: Ballot,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Preparing,
+    Accepting,
+    Done,
+}
+
+/// How many of `n` acceptors make a majority.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// One ballot's attempt to choose a value for one slot: phase 1 then phase 2.
+///
+/// Answers that do not belong (another ballot or slot, an unknown acceptor, a repeat)
+/// are ignored, so a network that duplicates or reorders does no harm.
+///
+/// ```
+/// use synodos::{Attempt, Progress, Promise, Proposal};
+/// let (mut attempt, request) = Attempt::new(3, 0, 7, 1, b"mine".to_vec()).unwrap();
+/// let granted = Promise { id: request.id, slot: 0, accepted: None, promised: 0 };
+/// assert_eq!(attempt.on_promise(0, &granted), Progress::Waiting);
+/// let Progress::Accept(proposal) = attempt.on_promise(2, &granted) else { panic!() };
+/// assert_eq!(proposal.value, b"mine");
+/// let ack = Proposal::new(7, 0, vec![]);
+/// attempt.on_accepted(1, &ack);
+/// assert_eq!(attempt.on_accepted(2, &ack), Progress::Chosen(b"mine".to_vec()));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    slot: Slot,
+    ballot: Ballot,
+    quorum: usize,
+    value: Vec<u8>,
+    phase: Phase,
+    answered: Vec<bool>,
+    granted: usize,
+    refused: usize,
+    highest_accepted: Option<(Ballot, Vec<u8>)>,
+    highest_promised: Ballot,
+    mutation: Option<Mutation>,
+}
+
+impl Attempt {
+    /// Start phase 1 of ballot `ballot` for `slot` among `acceptors` acceptors, proposing
+    /// `value` unless an acceptor reports an accepted one. Returns the request to send to all.
+    pub fn new(acceptors: usize, slot: Slot, ballot: Ballot, attempt: u64, value: Vec<u8>) -> Result<(Self, Request)> {
+        Self::new_mutated(acceptors, slot, ballot, attempt, value, None)
+    }
+
+    #[doc(hidden)]
+    pub fn new_mutated(
+        acceptors: usize,
+        slot: Slot,
+        ballot: Ballot,
+        attempt: u64,
+        value: Vec<u8>,
+        mutation: Option<Mutation>,
+    ) -> Result<(Self, Request)> {
+        if acceptors == 0 {
+            return Err(Error::InvalidArgument("a proposer needs at least one acceptor".into()));
+        }
+        if ballot == 0 {
+            return Err(Error::InvalidArgument("ballot 0 is reserved (ballots start at 1)".into()));
+        }
+        let mut quorum = majority(acceptors);
+        if mutation == Some(Mutation::QuorumOneShort) {
+            quorum = (quorum - 1).max(1);
+        }
+        let attempt_state = Attempt {
+            slot,
+            ballot,
+            quorum,
+            value,
+            phase: Phase::Preparing,
+            answered: vec![false; acceptors],
+            granted: 0,
+            refused: 0,
+            highest_accepted: None,
+            highest_promised: 0,
+            mutation,
+        };
+        Ok((attempt_state, Request { id: ballot, attempt, slot }))
+    }
+
+    /// The ballot of this attempt.
+    pub fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+
+    /// The slot of this attempt.
+    pub fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// How many acceptors make a majority here.
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    fn first_answer(&mut self, from: usize) -> bool {
+        match self.answered.get_mut(from) {
+            Some(seen) if !*seen => {
+                *seen = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn refuse(&mut self, promised: Ballot) -> Progress {
+        self.refused += 1;
+        self.highest_promised = self.highest_promised.max(promised);
+        if self.answered.len() - self.refused < self.quorum {
+            self.phase = Phase::Done;
+            return Progress::Failed { promised: self.highest_promised };
+        }
+        Progress::Waiting
+    }
+
+    /// Feed a phase 1 answer from acceptor `from`.
+    pub fn on_promise(&mut self, from: usize, promise: &Promise) -> Progress {
+        if self.phase != Phase::Preparing || promise.id != self.ballot || promise.slot != self.slot {
+            return Progress::Waiting;
+        }
+        if !self.first_answer(from) {
+            return Progress::Waiting;
+        }
+        if !promise.is_granted() {
+            return self.refuse(promise.promised);
+        }
+        if let Some(acc) = &promise.accepted {
+            if self.highest_accepted.as_ref().is_none_or(|(b, _)| acc.id > *b) {
+                self.highest_accepted = Some((acc.id, acc.value.clone()));
+            }
+        }
+        self.granted += 1;
+        if self.granted < self.quorum {
+            return Progress::Waiting;
+        }
+        // The rule that makes Paxos safe: adopt the value of the highest accepted ballot.
+        if let Some((_, value)) = self.highest_accepted.take() {
+            if self.mutation != Some(Mutation::ProposerIgnoresAccepted) {
+                self.value = value;
+            }
+        }
+        self.phase = Phase::Accepting;
+        self.answered.iter_mut().for_each(|a| *a = false);
+        self.granted = 0;
+        self.refused = 0;
+        Progress::Accept(Proposal::new(self.ballot, self.slot, self.value.clone()))
+    }
+
+    /// Feed a phase 2 answer from acceptor `from`.
+    pub fn on_accepted(&mut self, from: usize, answer: &Proposal) -> Progress {
+        if self.phase != Phase::Accepting || answer.id != self.ballot || answer.slot != self.slot {
+            return Progress::Waiting;
+        }
+        if !self.first_answer(from) {
+            return Progress::Waiting;
+        }
+        if !answer.is_accepted() {
+            return self.refuse(answer.promised);
+        }
+        self.granted += 1;
+        if self.granted < self.quorum {
+            return Progress::Waiting;
+        }
+        self.phase = Phase::Done;
+        Progress::Chosen(std::mem::take(&mut self.value))
+    }
+
+    /// Acceptor `from` failed or timed out in the current phase.
+    pub fn on_failure(&mut self, from: usize) -> Progress {
+        if self.phase == Phase::Done || !self.first_answer(from) {
+            return Progress::Waiting;
+        }
+        self.refuse(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn granted(id: Ballot, accepted: Option<Proposal>) -> Promise {
+        Promise { id, slot: 0, accepted, promised: 0 }
+    }
+
+    #[test]
+    fn adopts_the_value_of_the_highest_accepted_ballot() {
+        let (mut a, _) = Attempt::new(5, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.on_promise(0, &granted(100, Some(Proposal::new(10, 0, b"old".to_vec()))));
+        a.on_promise(1, &granted(100, Some(Proposal::new(50, 0, b"newer".to_vec()))));
+        match a.on_promise(2, &granted(100, None)) {
+            Progress::Accept(p) => assert_eq!(p.value, b"newer"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ignores_duplicates_stale_ballots_and_other_slots() {
+        let (mut a, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
+        let p = Promise { id: 9, slot: 4, accepted: None, promised: 0 };
+        assert_eq!(a.on_promise(0, &p), Progress::Waiting);
+        assert_eq!(a.on_promise(0, &p), Progress::Waiting, "duplicate");
+        assert_eq!(a.on_promise(1, &Promise { id: 8, ..p.clone() }), Progress::Waiting, "stale ballot");
+        assert_eq!(a.on_promise(1, &Promise { slot: 5, ..p.clone() }), Progress::Waiting, "other slot");
+        assert_eq!(a.on_promise(99, &p), Progress::Waiting, "unknown acceptor");
+        assert!(matches!(a.on_promise(1, &p), Progress::Accept(_)));
+    }
+
+    #[test]
+    fn fails_as_soon_as_a_majority_is_impossible_and_reports_the_highest_promise() {
+        let (mut a, _) = Attempt::new(3, 0, 9, 1, b"v".to_vec()).unwrap();
+        let reject = |promised| Promise { id: 9, slot: 0, accepted: None, promised };
+        assert_eq!(a.on_promise(0, &reject(20)), Progress::Waiting);
+        assert_eq!(a.on_failure(1), Progress::Failed { promised: 20 });
+    }
+
+    #[test]
+    fn phase_two_needs_a_majority_of_acks() {
+        let (mut a, _) = Attempt::new(3, 0, 9, 1, b"v".to_vec()).unwrap();
+        a.on_promise(0, &granted(9, None));
+        a.on_promise(1, &granted(9, None));
+        let ack = Proposal::new(9, 0, vec![]);
+        let nack = Proposal { promised: 11, ..ack.clone() };
+        assert_eq!(a.on_accepted(0, &ack), Progress::Waiting);
+        assert_eq!(a.on_accepted(1, &nack), Progress::Waiting);
+        assert_eq!(a.on_accepted(2, &ack), Progress::Chosen(b"v".to_vec()));
+    }
+
+    #[test]
+    fn rejects_zero_acceptors_and_ballot_zero() {
+        assert!(matches!(Attempt::new(0, 0, 1, 1, vec![]), Err(Error::InvalidArgument(_))));
+        assert!(matches!(Attempt::new(3, 0, 0, 1, vec![]), Err(Error::InvalidArgument(_))));
+    }
+}
