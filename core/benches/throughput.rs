@@ -1,1 +1,2 @@
+//! Throughput benchmarks (filled in below).
 fn main() {}

@@ -91,7 +91,6 @@ impl LocalAcceptor {
     }
 }
 
-
 impl<P: Log, A: Log> LocalAcceptor<P, A> {
     /// Share `acceptor` as a client.
     pub fn new(acceptor: Acceptor<P, A>) -> Self {
@@ -267,14 +266,18 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             failures.clear();
 
             let progress = self
-                .phase(&mut failures, |c| {
-                    let request = &request;
-                    async move { c.prepare(request).await.map(Reply::Promise) }
-                }, |i, reply| match reply {
-                    Some(Reply::Promise(p)) => round.on_promise(i, &p),
-                    Some(Reply::Accepted(_)) => Progress::Waiting,
-                    None => round.on_failure(i),
-                })
+                .phase(
+                    &mut failures,
+                    |c| {
+                        let request = &request;
+                        async move { c.prepare(request).await.map(Reply::Promise) }
+                    },
+                    |i, reply| match reply {
+                        Some(Reply::Promise(p)) => round.on_promise(i, &p),
+                        Some(Reply::Accepted(_)) => Progress::Waiting,
+                        None => round.on_failure(i),
+                    },
+                )
                 .await;
             let proposal = match progress {
                 Progress::Accept(p) => p,
@@ -286,14 +289,18 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             };
 
             let progress = self
-                .phase(&mut failures, |c| {
-                    let proposal = &proposal;
-                    async move { c.accept(proposal).await.map(Reply::Accepted) }
-                }, |i, reply| match reply {
-                    Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
-                    Some(Reply::Promise(_)) => Progress::Waiting,
-                    None => round.on_failure(i),
-                })
+                .phase(
+                    &mut failures,
+                    |c| {
+                        let proposal = &proposal;
+                        async move { c.accept(proposal).await.map(Reply::Accepted) }
+                    },
+                    |i, reply| match reply {
+                        Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
+                        Some(Reply::Promise(_)) => Progress::Waiting,
+                        None => round.on_failure(i),
+                    },
+                )
                 .await;
             match progress {
                 Progress::Chosen(v) => return Ok(v),
@@ -479,7 +486,12 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             }
         }
         if n - failures.len() < majority(n) {
-            return Err(Error::NoQuorum { needed: majority(n), acceptors: n, attempts: 1, failures: Failures(failures) });
+            return Err(Error::NoQuorum {
+                needed: majority(n),
+                acceptors: n,
+                attempts: 1,
+                failures: Failures(failures),
+            });
         }
         let mut entries = Vec::new();
         let mut expect = from;

@@ -125,7 +125,8 @@ impl<C: Clock> IdGenerator for ServerIdGenerator<C> {
         let mut last = self.last.load(Ordering::SeqCst);
         loop {
             let from_clock = now.checked_shl(8).filter(|v| v >> 8 == now).map(|v| v | sid);
-            let after_last = (last >> 8).checked_add(1).and_then(|m| m.checked_shl(8)).filter(|v| v >> 8 == (last >> 8) + 1);
+            let after_last =
+                (last >> 8).checked_add(1).and_then(|m| m.checked_shl(8)).filter(|v| v >> 8 == (last >> 8) + 1);
             let candidate = match (from_clock, after_last.map(|v| v | sid)) {
                 (Some(c), _) if c > last => c,
                 (_, Some(a)) => a,
@@ -199,8 +200,8 @@ mod tests {
     #[test]
     fn server_ids_match_the_ancestor_layout_when_the_clock_moves() {
         let clock = ManualClock::new(0x17c96370c09);
-        let ids = ServerIdGenerator::new(0xAB, clock.clone());
-        assert_eq!(ids.next().unwrap(), 0x17c96370c09AB);
+        let ids = ServerIdGenerator::new(0xab, clock.clone());
+        assert_eq!(ids.next().unwrap(), 0x17c96370c09ab);
         clock.advance(10);
         assert_eq!(ids.next().unwrap(), (0x17c96370c09 + 10) << 8 | 0xAB);
     }

@@ -69,15 +69,16 @@ pub fn check_batch_order(last: Option<u64>, records: &[(u64, &[u8])]) -> Result<
     for (id, _) in records {
         if let Some(p) = prev {
             if *id <= p {
-                return Err(Error::InvalidArgument(format!(
-                    "log ids must increase: id {id} after id {p}"
-                )));
+                return Err(Error::InvalidArgument(format!("log ids must increase: id {id} after id {p}")));
             }
         }
         prev = Some(*id);
     }
     Ok(())
 }
+
+/// Records as `(id, data)` pairs, in id order.
+type Records = Vec<(u64, Vec<u8>)>;
 
 /// A log in memory. Clones share the same records, so dropping one handle and keeping a
 /// clone acts like closing and reopening a file (what the conformance kit checks).
@@ -94,7 +95,7 @@ pub fn check_batch_order(last: Option<u64>, records: &[(u64, &[u8])]) -> Result<
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLog {
-    records: Arc<Mutex<Vec<(u64, Vec<u8>)>>>,
+    records: Arc<Mutex<Records>>,
 }
 
 impl MemoryLog {
@@ -103,7 +104,7 @@ impl MemoryLog {
         Self::default()
     }
 
-    fn records(&self) -> MutexGuard<'_, Vec<(u64, Vec<u8>)>> {
+    fn records(&self) -> MutexGuard<'_, Records> {
         // A poisoned lock only means another thread panicked mid-call; the Vec is still whole.
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -198,8 +199,6 @@ pub mod conformance {
         }
     }
 
-    type Records = Vec<(u64, Vec<u8>)>;
-
     fn all<L: Log + ?Sized>(log: &L, start: u64, stop: u64) -> Result<Records> {
         let mut out = Vec::new();
         log.range(start, stop, &mut |id, data| {
@@ -227,7 +226,9 @@ pub mod conformance {
         fn err<T: std::fmt::Debug>(&self, what: &str, r: Result<T>) -> Result<(), Failure> {
             match r {
                 Err(_) => Ok(()),
-                Ok(v) => Err(Failure { check: self.check, detail: format!("{what}: expected an error, got Ok({v:?})") }),
+                Ok(v) => {
+                    Err(Failure { check: self.check, detail: format!("{what}: expected an error, got Ok({v:?})") })
+                }
             }
         }
     }

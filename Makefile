@@ -1,0 +1,23 @@
+# synodos: the two commands are `make demo` and `make test`. Each installs what it needs
+# (apt, cargo, pip in .venv, npm) and skips what is already there.
+# Each language keeps its rules in mk/<language>.mk; this file only ties them together.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+include mk/rust.mk
+include mk/python.mk
+include mk/js.mk
+include mk/c.mk
+
+.PHONY: help test demo lint
+help:
+	@echo "make demo   - run the main example (three acceptors, two competing proposers, a log)"
+	@echo "make test   - every test suite: Rust, Python, JS (Node + Chromium), C (ASan + valgrind)"
+	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
+
+test: lint test-rust test-python test-js test-c
+	@echo "make test: all suites passed"
+
+demo: demo-rust

@@ -1,0 +1,23 @@
+# Rust: the core crate, its tests, lints and long runs.
+CARGO ?= cargo
+
+.PHONY: setup-rust lint test-rust demo-rust sim-long bench-rust
+setup-rust:
+	@bash scripts/setup-rust.sh
+
+lint: setup-rust
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust: setup-rust
+	$(CARGO) test --workspace --release
+
+demo-rust: setup-rust
+	$(CARGO) run --release -q -p synodos --example demo
+
+# 100,000+ simulated schedules; prints "schedules run, violations".
+sim-long: setup-rust
+	SYNODOS_SIM_SCHEDULES=100000 $(CARGO) test --release -p synodos --test simulation -- --nocapture long_simulation
+
+bench-rust: setup-rust
+	$(CARGO) bench -p synodos --bench throughput
