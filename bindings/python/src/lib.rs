@@ -1,0 +1,1 @@
+//! The python binding of synodos (being built).
