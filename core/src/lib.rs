@@ -26,6 +26,8 @@
 pub mod acceptor;
 pub mod driver;
 pub mod error;
+#[cfg(feature = "file-log")]
+pub mod file_log;
 pub mod id;
 pub mod learner;
 pub mod log;

@@ -1,0 +1,1 @@
+//! A crash-safe log in files (being built).
