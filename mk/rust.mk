@@ -16,8 +16,9 @@ demo-rust: setup-rust
 	$(CARGO) run --release -q -p synodos --example demo
 
 # 100,000+ simulated schedules; prints "schedules run, violations".
+SIM_SCHEDULES ?= 100000
 sim-long: setup-rust
-	SYNODOS_SIM_SCHEDULES=100000 $(CARGO) test --release -p synodos --test simulation -- --nocapture long_simulation
+	$(CARGO) run --release -q -p synodos --example simulate -- $(SIM_SCHEDULES)
 
 bench-rust: setup-rust
 	$(CARGO) bench -p synodos --bench throughput

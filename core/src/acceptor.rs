@@ -178,9 +178,10 @@ impl AcceptorCore {
         if let Some((seq, _)) = accept_log.last()? {
             core.next_seq = seq.saturating_add(1);
         }
-        if core.mutation != Some(Mutation::RecoveryForgetsPromise) {
-            // Accepting ballot b promised b too; the accept log may hold the newest promise.
-            core.promised = core.promised.max(highest_accepted);
+        // Accepting ballot b promised b too; the accept log may hold the newest promise.
+        core.promised = core.promised.max(highest_accepted);
+        if core.mutation == Some(Mutation::RecoveryForgetsPromise) {
+            core.promised = 0;
         }
         Ok(core)
     }
