@@ -1,7 +1,7 @@
 # Rust: the core crate, its tests, lints and long runs.
 CARGO ?= cargo
 
-.PHONY: setup-rust lint test-rust demo-rust sim-long bench-rust
+.PHONY: setup-rust lint test-rust demo-rust sim-long bench bench-rust
 setup-rust:
 	@bash scripts/setup-rust.sh
 
@@ -11,6 +11,7 @@ lint: setup-rust
 
 test-rust: setup-rust
 	$(CARGO) test --workspace --release
+	$(CARGO) test --release -p synodos --features tokio --test driver
 
 demo-rust: setup-rust
 	$(CARGO) run --release -q -p synodos --example demo
@@ -20,5 +21,6 @@ SIM_SCHEDULES ?= 100000
 sim-long: setup-rust
 	$(CARGO) run --release -q -p synodos --example simulate -- $(SIM_SCHEDULES)
 
+bench: bench-rust
 bench-rust: setup-rust
 	$(CARGO) bench -p synodos --bench throughput
