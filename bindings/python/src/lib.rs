@@ -1,1 +1,38 @@
-//! The python binding of synodos (being built).
+//! `synodos._synodos`: the Python binding of synodos. It only translates: types (messages,
+//! logs, clients), errors (exceptions with the user's exception as `__cause__`) and calls
+//! (the GIL is released while Rust runs; Python clients are called on worker threads).
+//! The Python package `synodos` (beside this crate) re-exports it and adds `synodos.aio`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod acceptor;
+pub mod client;
+pub mod errors;
+pub mod ids;
+pub mod logs;
+pub mod messages;
+pub mod pool;
+pub mod proposer;
+
+use pyo3::prelude::*;
+
+/// The extension module.
+#[pymodule]
+fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<messages::PyRequest>()?;
+    m.add_class::<messages::PyPromise>()?;
+    m.add_class::<messages::PyProposal>()?;
+    m.add_class::<messages::PyEntry>()?;
+    m.add_class::<logs::PyMemoryLog>()?;
+    m.add_class::<acceptor::PyAcceptor>()?;
+    m.add_class::<ids::PyManualClock>()?;
+    m.add_class::<ids::PyServerIdGenerator>()?;
+    m.add_class::<ids::PyCounterIdGenerator>()?;
+    m.add_class::<proposer::PyProposer>()?;
+    m.add_class::<proposer::PyReplicatedLog>()?;
+    m.add_class::<proposer::LogReader>()?;
+    m.add_function(wrap_pyfunction!(logs::run_log_conformance, m)?)?;
+    m.add_function(wrap_pyfunction!(proposer::_bench_rust, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! `synodos.Proposer` and `synodos.ReplicatedLog`: the core's driver over clients, run on the
+//! calling thread with the GIL released (`block_on` with the core's `StdSleeper`).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+use synodos::{
+    CounterIdGenerator, Error, IdGenerator, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, StdSleeper,
+};
+
+use crate::client::Client;
+use crate::errors::{check, guard};
+use crate::ids::ids_from;
+use crate::messages::PyEntry;
+
+type Driver = Proposer<Client, StdSleeper>;
+
+fn secs(name: &str, s: f64) -> synodos::Result<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|e| Error::InvalidArgument(format!("{name} = {s}: {e}")))
+}
+
+struct Args<'a, 'py> {
+    acceptors: &'a Bound<'py, PyAny>,
+    ids: &'a Bound<'py, PyAny>,
+    call_timeout: f64,
+    max_attempts: u32,
+    backoff_min: f64,
+    backoff_max: f64,
+    poll_interval: f64,
+    seed: Option<u64>,
+}
+
+fn build(py: Python<'_>, a: Args<'_, '_>) -> PyResult<Driver> {
+    let mut clients = Vec::new();
+    for c in a.acceptors.try_iter()? {
+        clients.push(Client::from_py(&c?)?);
+    }
+    let ids: Arc<dyn IdGenerator> = ids_from(a.ids)?;
+    let config = check(
+        py,
+        (|| {
+            Ok(ProposerConfig {
+                call_timeout: secs("call_timeout", a.call_timeout)?,
+                max_attempts: a.max_attempts,
+                backoff_min: secs("backoff_min", a.backoff_min)?,
+                backoff_max: secs("backoff_max", a.backoff_max)?,
+                poll_interval: secs("poll_interval", a.poll_interval)?,
+                seed: a.seed,
+            })
+        })(),
+    )?;
+    check(py, Proposer::with_config(clients, ids, StdSleeper, config))
+}
+
+/// Proposes values to a set of acceptors (each a `synodos.Acceptor` or an object with
+/// `prepare` and `accept`). Contacts them concurrently, returns at a majority, cuts each
+/// call off after `call_timeout` seconds, and retries up to `max_attempts` ballots.
+#[pyclass(frozen, module = "synodos", name = "Proposer")]
+pub struct PyProposer(Arc<Driver>);
+
+#[pymethods]
+impl PyProposer {
+    #[new]
+    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        acceptors: &Bound<'_, PyAny>,
+        ids: &Bound<'_, PyAny>,
+        call_timeout: f64,
+        max_attempts: u32,
+        backoff_min: f64,
+        backoff_max: f64,
+        poll_interval: f64,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let args =
+                Args { acceptors, ids, call_timeout, max_attempts, backoff_min, backoff_max, poll_interval, seed };
+            Ok(PyProposer(Arc::new(build(py, args)?)))
+        })
+    }
+
+    /// Propose `value` for the single decree (slot 0); returns the value chosen, which is
+    /// another proposer's if that one was chosen first.
+    fn propose<'py>(&self, py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        self.propose_at(py, 0, value)
+    }
+
+    /// `propose` for one slot of a log (each slot is an independent decree).
+    fn propose_at<'py>(&self, py: Python<'py>, slot: u64, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let value = value.to_vec();
+        let p = self.0.clone();
+        guard(|| {
+            let chosen = check(py, py.detach(move || futures::executor::block_on(p.propose_at(slot, value))))?;
+            Ok(PyBytes::new(py, &chosen))
+        })
+    }
+
+    /// How many acceptors this proposer talks to.
+    #[getter]
+    fn acceptors(&self) -> usize {
+        self.0.clients().len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Proposer(<{} acceptors>)", self.0.clients().len())
+    }
+}
+
+type Log = ReplicatedLog<Client, StdSleeper>;
+
+/// An ordered log of chosen values, one Paxos instance per slot, over the same acceptors
+/// and options as a `Proposer`.
+#[pyclass(frozen, module = "synodos", name = "ReplicatedLog")]
+pub struct PyReplicatedLog(Arc<Log>);
+
+#[pymethods]
+impl PyReplicatedLog {
+    #[new]
+    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        acceptors: &Bound<'_, PyAny>,
+        ids: &Bound<'_, PyAny>,
+        call_timeout: f64,
+        max_attempts: u32,
+        backoff_min: f64,
+        backoff_max: f64,
+        poll_interval: f64,
+        seed: Option<u64>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let args =
+                Args { acceptors, ids, call_timeout, max_attempts, backoff_min, backoff_max, poll_interval, seed };
+            Ok(PyReplicatedLog(Arc::new(ReplicatedLog::new(build(py, args)?))))
+        })
+    }
+
+    /// Append `value` at the first free slot; returns the entry holding it.
+    fn append(&self, py: Python<'_>, value: &[u8]) -> PyResult<PyEntry> {
+        let value = value.to_vec();
+        let log = self.0.clone();
+        guard(|| check(py, py.detach(move || futures::executor::block_on(log.append(value)))).map(PyEntry))
+    }
+
+    /// The chosen entries from slot `start` on, in order, at most `max`, stopping at the
+    /// first slot not known to be chosen.
+    #[pyo3(signature = (start = 0, max = 1000))]
+    fn read<'py>(&self, py: Python<'py>, start: u64, max: usize) -> PyResult<Bound<'py, PyList>> {
+        let log = self.0.clone();
+        guard(|| {
+            let got = check(py, py.detach(move || futures::executor::block_on(log.read(start, max))))?;
+            PyList::new(py, got.into_iter().map(PyEntry))
+        })
+    }
+
+    /// `read`, but wait up to `timeout` seconds for an entry at `start` to be chosen.
+    #[pyo3(signature = (start, max = 1000, timeout = 1.0))]
+    fn wait<'py>(&self, py: Python<'py>, start: u64, max: usize, timeout: f64) -> PyResult<Bound<'py, PyList>> {
+        let log = self.0.clone();
+        guard(|| {
+            let timeout = check(py, secs("timeout", timeout))?;
+            let got = check(py, py.detach(move || futures::executor::block_on(log.wait(start, max, timeout))))?;
+            PyList::new(py, got.into_iter().map(PyEntry))
+        })
+    }
+
+    /// An iterator over the chosen entries from `start` on. With `follow=False` it stops at
+    /// the first slot not chosen yet; with `follow=True` it waits for more, forever (stop it
+    /// with `break`).
+    #[pyo3(signature = (start = 0, *, follow = false))]
+    fn entries(&self, start: u64, follow: bool) -> LogReader {
+        LogReader { log: self.0.clone(), next: start, buffer: VecDeque::new(), follow }
+    }
+
+    /// The lowest slot this handle has not yet seen chosen.
+    #[getter]
+    fn next_slot(&self) -> u64 {
+        self.0.next_slot()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ReplicatedLog(<{} acceptors>, next_slot={})", self.0.proposer().clients().len(), self.0.next_slot())
+    }
+}
+
+/// Iterator returned by `ReplicatedLog.entries()`.
+#[pyclass(module = "synodos", name = "LogReader")]
+pub struct LogReader {
+    log: Arc<Log>,
+    next: u64,
+    buffer: VecDeque<PyEntry>,
+    follow: bool,
+}
+
+#[pymethods]
+impl LogReader {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyEntry>> {
+        guard(|| {
+            while self.buffer.is_empty() {
+                let log = self.log.clone();
+                let from = self.next;
+                let follow = self.follow;
+                let got = check(
+                    py,
+                    py.detach(move || {
+                        futures::executor::block_on(async {
+                            if follow {
+                                log.wait(from, 1000, Duration::from_millis(200)).await
+                            } else {
+                                log.read(from, 1000).await
+                            }
+                        })
+                    }),
+                )?;
+                if got.is_empty() {
+                    if !follow {
+                        return Ok(None);
+                    }
+                    py.check_signals()?;
+                }
+                for e in got {
+                    self.next = e.slot + 1;
+                    self.buffer.push_back(PyEntry(e));
+                }
+            }
+            Ok(self.buffer.pop_front())
+        })
+    }
+}
+
+/// The same single-decree workload as the Python benchmark, in Rust: `count` decisions on
+/// `acceptors` in-memory acceptors, one slot each. Returns the seconds taken.
+#[pyfunction]
+pub fn _bench_rust(py: Python<'_>, count: u64, acceptors: usize) -> PyResult<f64> {
+    guard(|| {
+        let secs = py.detach(move || -> synodos::Result<f64> {
+            let clients: Vec<_> = (0..acceptors).map(|_| LocalAcceptor::in_memory()).collect();
+            let p = Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?;
+            let start = Instant::now();
+            for slot in 0..count {
+                futures::executor::block_on(p.propose_at(slot, b"value".to_vec()))?;
+            }
+            Ok(start.elapsed().as_secs_f64())
+        });
+        check(py, secs)
+    })
+}
