@@ -34,6 +34,8 @@ pub mod log;
 pub mod message;
 pub mod proposer;
 pub mod sim;
+#[cfg(feature = "file-log")]
+pub mod sim_disk;
 
 pub use acceptor::{persist_all, Acceptor, AcceptorCore, Pending, Write};
 #[cfg(feature = "std-timer")]
@@ -42,6 +44,8 @@ pub use driver::StdSleeper;
 pub use driver::TokioSleeper;
 pub use driver::{AcceptorClient, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, Sleeper};
 pub use error::{AcceptorFailure, Cause, Error, Failures, Result};
+#[cfg(feature = "file-log")]
+pub use file_log::FileLog;
 pub use id::{Clock, CounterIdGenerator, IdGenerator, ManualClock, ServerIdGenerator, SystemClock};
 pub use learner::Learner;
 pub use log::{Log, MemoryLog};

@@ -1,0 +1,2 @@
+//! FileLog benchmark (being written).
+fn main() {}
