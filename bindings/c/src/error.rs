@@ -1,0 +1,317 @@
+//! Status codes, the thread-local last error, and the panic boundary.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use synodos::Error;
+
+/// The result of every fallible call: `SYNODOS_OK` (0) or one of the `SYNODOS_ERR_*` codes.
+/// After a non-zero status, `synodos_last_error_message()` says what went wrong.
+///
+/// A C callback also returns a `synodos_status`: 0 for success, anything else for failure
+/// (any non-zero value is allowed; it is reported back as `callback_status`).
+pub type synodos_status = i32;
+
+/// Success.
+pub const SYNODOS_OK: synodos_status = 0;
+/// A majority of acceptors could not be reached or did not agree, after every attempt.
+/// `synodos_last_error_failure()` lists each failing acceptor of the last attempt.
+pub const SYNODOS_ERR_NO_QUORUM: synodos_status = 1;
+/// A call did not answer within its timeout.
+pub const SYNODOS_ERR_TIMEOUT: synodos_status = 2;
+/// An acceptor had promised a higher ballot.
+pub const SYNODOS_ERR_REJECTED: synodos_status = 3;
+/// A storage log failed (the acceptor using it refuses every later call).
+pub const SYNODOS_ERR_STORAGE: synodos_status = 4;
+/// An acceptor client (a transport callback) failed.
+pub const SYNODOS_ERR_TRANSPORT: synodos_status = 5;
+/// A message could not be decoded or breaks a protocol rule (e.g. a ballot of 0).
+pub const SYNODOS_ERR_INVALID_MESSAGE: synodos_status = 6;
+/// An argument was out of range (e.g. a proposer with no acceptors, an out-of-order log id).
+pub const SYNODOS_ERR_INVALID_ARGUMENT: synodos_status = 7;
+/// The id generator cannot produce a higher id.
+pub const SYNODOS_ERR_ID_EXHAUSTED: synodos_status = 8;
+/// The object was closed, or poisoned by an earlier storage failure.
+pub const SYNODOS_ERR_CLOSED: synodos_status = 9;
+/// A required pointer argument was NULL. Nothing was done.
+pub const SYNODOS_ERR_NULL_POINTER: synodos_status = 10;
+/// A bug inside synodos panicked; the panic was caught at the C boundary. Nothing leaked out,
+/// but the object involved may be in an unspecified (still memory-safe) state.
+pub const SYNODOS_ERR_PANIC: synodos_status = 11;
+/// An error of a kind this version of the header does not know.
+pub const SYNODOS_ERR_UNKNOWN: synodos_status = 12;
+
+/// What a failing call reports, before it becomes a status code and a message.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// An error of the core.
+    Core(Error),
+    /// A NULL pointer where one was required; the argument's name.
+    Null(&'static str),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Core(e)
+    }
+}
+
+/// The status code of a core error.
+pub(crate) fn code_of(e: &Error) -> synodos_status {
+    match e.code() {
+        "NO_QUORUM" => SYNODOS_ERR_NO_QUORUM,
+        "TIMEOUT" => SYNODOS_ERR_TIMEOUT,
+        "REJECTED" => SYNODOS_ERR_REJECTED,
+        "STORAGE" => SYNODOS_ERR_STORAGE,
+        "TRANSPORT" => SYNODOS_ERR_TRANSPORT,
+        "INVALID_MESSAGE" => SYNODOS_ERR_INVALID_MESSAGE,
+        "INVALID_ARGUMENT" => SYNODOS_ERR_INVALID_ARGUMENT,
+        "ID_EXHAUSTED" => SYNODOS_ERR_ID_EXHAUSTED,
+        "CLOSED" => SYNODOS_ERR_CLOSED,
+        _ => SYNODOS_ERR_UNKNOWN,
+    }
+}
+
+/// The error a C callback's non-zero status becomes: kept as the `cause` of the core error,
+/// so the status travels back to the caller inside a no-quorum failure list.
+#[derive(Debug)]
+pub(crate) struct CallbackError {
+    pub(crate) status: synodos_status,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+/// The status a C callback returned behind `e`, or 0 when `e` did not come from one.
+fn callback_status(e: &Error) -> synodos_status {
+    let cause = match e {
+        Error::Storage { cause, .. } | Error::Transport { cause, .. } => cause.as_ref(),
+        _ => None,
+    };
+    cause.and_then(|c| c.downcast_ref::<CallbackError>()).map_or(0, |c| c.status)
+}
+
+/// One failing acceptor of a `SYNODOS_ERR_NO_QUORUM` error, read with
+/// `synodos_last_error_failure()`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct synodos_failure {
+    /// The acceptor's index in the client array the proposer was built with.
+    pub acceptor: usize,
+    /// What went wrong with it (a `SYNODOS_ERR_*` code, e.g. `SYNODOS_ERR_TRANSPORT`).
+    pub status: synodos_status,
+    /// The non-zero status the C callback returned, or 0 if the failure did not come from a
+    /// C callback (a rejection, a timeout, a local acceptor's error).
+    pub callback_status: synodos_status,
+}
+
+struct LastError {
+    status: synodos_status,
+    message: CString,
+    failures: Vec<synodos_failure>,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
+    static CALLBACK_MESSAGE: Cell<Option<CString>> = const { Cell::new(None) };
+}
+
+fn to_cstring(text: String) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
+}
+
+fn set_last_error(status: synodos_status, message: String, failures: Vec<synodos_failure>) {
+    let last = LastError { status, message: to_cstring(message), failures };
+    // `try_with`: during thread teardown the slot may be gone; then there is nowhere to report.
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = Some(last);
+        }
+    });
+}
+
+fn record_fail(fail: Fail) -> synodos_status {
+    match fail {
+        Fail::Null(what) => {
+            set_last_error(SYNODOS_ERR_NULL_POINTER, format!("null pointer: `{what}` must not be NULL"), vec![]);
+            SYNODOS_ERR_NULL_POINTER
+        }
+        Fail::Core(e) => {
+            let status = code_of(&e);
+            let failures = match &e {
+                Error::NoQuorum { failures, .. } => failures
+                    .0
+                    .iter()
+                    .map(|f| synodos_failure {
+                        acceptor: f.acceptor,
+                        status: code_of(&f.error),
+                        callback_status: callback_status(&f.error),
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            set_last_error(status, e.to_string(), failures);
+            status
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// The panic boundary: run `f`, turn its error or panic into a status code and a last error.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> synodos_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => SYNODOS_OK,
+        Ok(Err(fail)) => record_fail(fail),
+        Err(payload) => {
+            set_last_error(SYNODOS_ERR_PANIC, format!("panic inside synodos: {}", panic_message(&*payload)), vec![]);
+            SYNODOS_ERR_PANIC
+        }
+    }
+}
+
+/// The panic boundary for functions that return no status (the `*_free` functions, getters).
+pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
+}
+
+/// Take the message a callback left with `synodos_callback_set_error`, if any.
+pub(crate) fn take_callback_message() -> Option<String> {
+    CALLBACK_MESSAGE.try_with(|m| m.take()).ok().flatten().map(|c| c.to_string_lossy().into_owned())
+}
+
+/// Build the core error for a C callback that returned `status`.
+pub(crate) fn callback_failure(what: &str, status: synodos_status) -> CallbackError {
+    let detail = take_callback_message().map(|m| format!(": {m}")).unwrap_or_default();
+    CallbackError { status, message: format!("{what} callback returned status {status}{detail}") }
+}
+
+/// The status of the last failing call on this thread (`SYNODOS_OK` if none failed yet).
+///
+/// Only meaningful right after a call returned non-zero: successful calls do not reset it.
+#[no_mangle]
+pub extern "C" fn synodos_last_error_status() -> synodos_status {
+    guard_or(SYNODOS_OK, || {
+        LAST_ERROR
+            .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().map(|e| e.status)))
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    })
+}
+
+/// The message of the last failing call on this thread, as a NUL-terminated UTF-8 string;
+/// `""` if no call failed yet. Never NULL.
+///
+/// Ownership: the string belongs to synodos. It stays valid until the next synodos call on
+/// this thread fails (which replaces it) or the thread exits; copy it to keep it longer.
+/// Do not free it.
+#[no_mangle]
+pub extern "C" fn synodos_last_error_message() -> *const c_char {
+    static EMPTY: &CStr = c"";
+    guard_or(EMPTY.as_ptr(), || {
+        LAST_ERROR
+            .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().map(|e| e.message.as_ptr())))
+            .ok()
+            .flatten()
+            .unwrap_or(EMPTY.as_ptr())
+    })
+}
+
+/// How many acceptor failures the last failing call on this thread reported: non-zero only
+/// after `SYNODOS_ERR_NO_QUORUM`.
+#[no_mangle]
+pub extern "C" fn synodos_last_error_failure_count() -> usize {
+    guard_or(0, || {
+        LAST_ERROR
+            .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().map(|e| e.failures.len())))
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    })
+}
+
+/// Copy failure number `index` (from 0) of the last failing call on this thread into `*out`.
+///
+/// Returns `SYNODOS_ERR_INVALID_ARGUMENT` when `index >= synodos_last_error_failure_count()`,
+/// `SYNODOS_ERR_NULL_POINTER` when `out` is NULL. Does not replace the last error itself.
+#[no_mangle]
+pub extern "C" fn synodos_last_error_failure(index: usize, out: *mut synodos_failure) -> synodos_status {
+    guard_or(SYNODOS_ERR_PANIC, || {
+        if out.is_null() {
+            return SYNODOS_ERR_NULL_POINTER;
+        }
+        let found = LAST_ERROR
+            .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().and_then(|e| e.failures.get(index).copied())))
+            .ok()
+            .flatten();
+        match found {
+            Some(f) => {
+                // SAFETY: `out` is non-NULL and, by the documented contract, points to a
+                // writable `synodos_failure`.
+                unsafe { out.write(f) };
+                SYNODOS_OK
+            }
+            None => SYNODOS_ERR_INVALID_ARGUMENT,
+        }
+    })
+}
+
+/// The name of a status code (`"OK"`, `"NO_QUORUM"`, ..., the core's `Error::code()` names),
+/// or `"UNKNOWN"`. A static string: never free it.
+#[no_mangle]
+pub extern "C" fn synodos_status_name(status: synodos_status) -> *const c_char {
+    let name: &'static CStr = match status {
+        SYNODOS_OK => c"OK",
+        SYNODOS_ERR_NO_QUORUM => c"NO_QUORUM",
+        SYNODOS_ERR_TIMEOUT => c"TIMEOUT",
+        SYNODOS_ERR_REJECTED => c"REJECTED",
+        SYNODOS_ERR_STORAGE => c"STORAGE",
+        SYNODOS_ERR_TRANSPORT => c"TRANSPORT",
+        SYNODOS_ERR_INVALID_MESSAGE => c"INVALID_MESSAGE",
+        SYNODOS_ERR_INVALID_ARGUMENT => c"INVALID_ARGUMENT",
+        SYNODOS_ERR_ID_EXHAUSTED => c"ID_EXHAUSTED",
+        SYNODOS_ERR_CLOSED => c"CLOSED",
+        SYNODOS_ERR_NULL_POINTER => c"NULL_POINTER",
+        SYNODOS_ERR_PANIC => c"PANIC",
+        _ => c"UNKNOWN",
+    };
+    name.as_ptr()
+}
+
+/// Called by a C callback (transport or log) before it returns a non-zero status: attach
+/// `message` (NUL-terminated, copied; NULL clears) to the failure, so the caller's
+/// `synodos_last_error_message()` says why. Only the calling thread is affected; the message
+/// is consumed when the callback returns.
+#[no_mangle]
+pub extern "C" fn synodos_callback_set_error(message: *const c_char) {
+    guard_or((), || {
+        let copy = if message.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, and by contract a NUL-terminated string valid for this call.
+            Some(unsafe { CStr::from_ptr(message) }.to_owned())
+        };
+        let _ = CALLBACK_MESSAGE.try_with(|m| m.set(copy));
+    })
+}
+
+/// Drop a message a callback left although it returned success.
+pub(crate) fn clear_callback_message() {
+    let _ = CALLBACK_MESSAGE.try_with(|m| m.take());
+}
