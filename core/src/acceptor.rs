@@ -42,6 +42,12 @@ fn encode_accept(p: &Proposal) -> Vec<u8> {
     out
 }
 
+/// A record with ballot 0 (never a real ballot) marks a trim point: slots below `slot`
+/// were chosen and forgotten, so the acceptor must refuse to vote on them again.
+fn encode_trim_marker(below: Slot) -> Vec<u8> {
+    encode_accept(&Proposal::new(0, below, Vec::new()))
+}
+
 fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
     let (slot, rest) = data.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
     let (ballot, value) = rest.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
@@ -138,6 +144,10 @@ struct Accepted {
 pub struct AcceptorCore {
     promised: Ballot,
     accepted: BTreeMap<Slot, Accepted>,
+    /// One past the highest slot ever accepted here (survives trimming).
+    frontier: Slot,
+    /// Slots below this were trimmed: the acceptor no longer votes on them.
+    trimmed_below: Slot,
     next_seq: u64,
     mutation: Option<Mutation>,
 }
@@ -167,8 +177,14 @@ impl AcceptorCore {
         let mut highest_accepted = 0;
         accept_log.range(0, u64::MAX, &mut |seq, data| {
             let p = decode_accept(seq, data)?;
-            highest_accepted = highest_accepted.max(p.id);
             core.next_seq = seq.saturating_add(1);
+            if p.id == 0 {
+                core.trimmed_below = core.trimmed_below.max(p.slot);
+                core.frontier = core.frontier.max(p.slot);
+                return Ok(());
+            }
+            highest_accepted = highest_accepted.max(p.id);
+            core.frontier = core.frontier.max(p.slot.saturating_add(1));
             let keep = core.accepted.get(&p.slot).is_none_or(|old| old.ballot <= p.id);
             if keep {
                 core.accepted.insert(p.slot, Accepted { ballot: p.id, value: p.value, seq });
@@ -180,6 +196,7 @@ impl AcceptorCore {
         }
         // Accepting ballot b promised b too; the accept log may hold the newest promise.
         core.promised = core.promised.max(highest_accepted);
+        core.accepted = core.accepted.split_off(&core.trimmed_below);
         if core.mutation == Some(Mutation::RecoveryForgetsPromise) {
             core.promised = 0;
         }
@@ -202,6 +219,26 @@ impl AcceptorCore {
         self.accepted.get(&slot).map(|a| Proposal::new(a.ballot, slot, a.value.clone()))
     }
 
+    /// One past the highest slot this acceptor has ever accepted anything at.
+    pub fn frontier(&self) -> Slot {
+        self.frontier
+    }
+
+    /// Slots below this were trimmed; requests for them are refused.
+    pub fn trimmed_below(&self) -> Slot {
+        self.trimmed_below
+    }
+
+    fn check_not_trimmed(&self, slot: Slot) -> Result<()> {
+        if slot < self.trimmed_below {
+            return Err(Error::InvalidArgument(format!(
+                "slot {slot} was trimmed at this acceptor (it keeps slots from {} on); read it from the log's applier",
+                self.trimmed_below
+            )));
+        }
+        Ok(())
+    }
+
     /// Every accepted proposal with `slot >= from`, in slot order.
     pub fn accepted_from(&self, from: Slot) -> impl Iterator<Item = Proposal> + '_ {
         self.accepted.range(from..).map(|(slot, a)| Proposal::new(a.ballot, *slot, a.value.clone()))
@@ -213,17 +250,19 @@ impl AcceptorCore {
         if req.id == 0 {
             return Err(Error::InvalidMessage("prepare with ballot 0 (ballots start at 1)".into()));
         }
+        self.check_not_trimmed(req.slot)?;
+        let frontier = self.frontier;
         let mut accepted = self.accepted(req.slot);
         if self.mutation == Some(Mutation::AncestorAttemptGate) && req.attempt <= 1 {
             accepted = None;
         }
         if req.id < self.promised {
-            let reply = Promise { id: req.id, slot: req.slot, accepted, promised: self.promised };
+            let reply = Promise { id: req.id, slot: req.slot, accepted, promised: self.promised, frontier };
             return Ok(Pending { write: None, reply });
         }
         let write = (req.id > self.promised).then_some(Write::Promise { ballot: req.id });
         self.promised = req.id;
-        Ok(Pending { write, reply: Promise { id: req.id, slot: req.slot, accepted, promised: 0 } })
+        Ok(Pending { write, reply: Promise { id: req.id, slot: req.slot, accepted, promised: 0, frontier } })
     }
 
     /// Phase 2b. Accepts at or above the current promise, and raises the promise to it.
@@ -231,6 +270,7 @@ impl AcceptorCore {
         if proposal.id == 0 {
             return Err(Error::InvalidMessage("accept with ballot 0 (ballots start at 1)".into()));
         }
+        self.check_not_trimmed(proposal.slot)?;
         let ignores_promise = self.mutation == Some(Mutation::AcceptIgnoresPromise);
         if proposal.id < self.promised && !ignores_promise {
             let reply = Proposal { id: proposal.id, slot: proposal.slot, value: Vec::new(), promised: self.promised };
@@ -241,6 +281,7 @@ impl AcceptorCore {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.frontier = self.frontier.max(proposal.slot.saturating_add(1));
         self.accepted.insert(proposal.slot, Accepted { ballot: proposal.id, value: proposal.value.clone(), seq });
         let mut echo = proposal.clone();
         echo.promised = 0;
@@ -248,11 +289,21 @@ impl AcceptorCore {
         Ok(Pending { write: Some(write), reply: Proposal::new(proposal.id, proposal.slot, Vec::new()) })
     }
 
-    /// Forget accepted proposals below `slot` (they are chosen and applied elsewhere) and
-    /// return the lowest accept-log id still needed: records below it may be trimmed.
-    pub fn forget_below(&mut self, slot: Slot) -> u64 {
+    /// Forget accepted proposals below `slot` (they are chosen and applied elsewhere).
+    /// Returns the trim-marker record to append to the accept log (so a restart still
+    /// refuses those slots) and the lowest accept-log id still needed after it: records
+    /// below that id may then be trimmed. `None` when `slot` is not above the last trim.
+    pub fn forget_below(&mut self, slot: Slot) -> Option<(u64, Vec<u8>, u64)> {
+        if slot <= self.trimmed_below {
+            return None;
+        }
+        self.trimmed_below = slot;
+        self.frontier = self.frontier.max(slot);
         self.accepted = self.accepted.split_off(&slot);
-        self.accepted.values().map(|a| a.seq).min().unwrap_or(self.next_seq)
+        let marker_seq = self.next_seq;
+        self.next_seq += 1;
+        let keep_from = self.accepted.values().map(|a| a.seq).min().unwrap_or(marker_seq).min(marker_seq);
+        Some((marker_seq, encode_trim_marker(slot), keep_from))
     }
 }
 
@@ -377,8 +428,10 @@ impl<P: Log, A: Log> Acceptor<P, A> {
             if promised > 0 && self.promise_log.last()?.map(|(b, _)| b) < Some(promised) {
                 self.promise_log.record(promised, &[])?;
             }
-            let keep_from = self.core.forget_below(slot);
-            self.accept_log.trim(keep_from)?;
+            if let Some((marker_seq, marker, keep_from)) = self.core.forget_below(slot) {
+                self.accept_log.record(marker_seq, &marker)?;
+                self.accept_log.trim(keep_from)?;
+            }
             self.promise_log.trim(promised)
         })();
         self.poison_on_error(r)
@@ -544,9 +597,16 @@ mod tests {
             assert_eq!(a.core().accepted(2), None);
             assert_eq!(a.core().accepted(5), Some(Proposal::new(3, 5, vec![5])));
         }
-        assert_eq!(acc.len(), 6, "slots 5..10 and the re-accept of 2 (it is newer than them)");
-        let a = Acceptor::new(p, acc).unwrap();
+        assert_eq!(acc.len(), 7, "slots 5..10, the re-accept of 2 (newer than them), the trim marker");
+        let mut a = Acceptor::new(p, acc).unwrap();
         assert_eq!(a.core().promised(), 30);
+        assert_eq!(a.core().accepted(2), None, "a trimmed slot stays trimmed after restart");
+        assert_eq!(a.core().trimmed_below(), 5);
+        // A proposer that is behind cannot make a trimmed (chosen) slot choose again.
+        assert!(matches!(a.prepare(&req(40, 3)), Err(Error::InvalidArgument(_))));
+        assert!(matches!(a.accept(&Proposal::new(40, 3, b"x".to_vec())), Err(Error::InvalidArgument(_))));
+        assert!(a.prepare(&req(40, 5)).unwrap().is_granted());
+        assert_eq!(a.core().frontier(), 10);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::error::{AcceptorFailure, Error, Failures, Result};
 use crate::id::IdGenerator;
 use crate::learner::Learner;
 use crate::log::Log;
-use crate::message::{Entry, Promise, Proposal, Request, Slot};
+use crate::message::{Ballot, Entry, Promise, Proposal, Request, Slot};
 use crate::proposer::{majority, Attempt, Progress};
 
 /// The transport seam: how a proposer reaches one acceptor. Implement it over any RPC,
@@ -213,6 +213,15 @@ impl<C, S> std::fmt::Debug for Proposer<C, S> {
     }
 }
 
+/// The outcome of [`Proposer::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The value chosen for the slot (maybe another proposer's).
+    pub value: Vec<u8>,
+    /// `(ballot, first slot)`: this proposer may skip phase 1 at that ballot from that slot on.
+    pub lease: Option<(Ballot, Slot)>,
+}
+
 enum Reply {
     Promise(Promise),
     Accepted(Proposal),
@@ -254,17 +263,31 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 
     /// [`propose`](Self::propose) for one slot of a log.
     pub async fn propose_at(&self, slot: Slot, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
-        let value = value.into();
+        self.decide(slot, value.into(), None).await.map(|decision| decision.value)
+    }
+
+    /// Choose a value for `slot`. With `lease = Some(ballot)` the first attempt skips phase 1
+    /// at that ballot (it must hold a lease on `slot`: see [`Attempt::lease_from`]); later
+    /// attempts, and all attempts without a lease, run both phases.
+    pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Ballot>) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
         for attempt in 1..=self.config.max_attempts {
             if attempt > 1 {
                 self.backoff(attempt).await;
             }
+            failures.clear();
+            if let (1, Some(ballot)) = (attempt, lease) {
+                let (mut round, proposal) = Attempt::leased(n, slot, ballot, value.clone())?;
+                match self.accept_phase(&mut round, &proposal, &mut failures).await {
+                    Progress::Chosen(value) => return Ok(Decision { value, lease: Some((ballot, slot + 1)) }),
+                    Progress::Failed { promised } => self.ids.observe(promised),
+                    Progress::Accept(_) | Progress::Waiting => {}
+                }
+                continue;
+            }
             let ballot = self.ids.next()?;
             let (mut round, request) = Attempt::new(n, slot, ballot, u64::from(attempt), value.clone())?;
-            failures.clear();
-
             let progress = self
                 .phase(
                     &mut failures,
@@ -287,23 +310,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 }
                 Progress::Chosen(_) | Progress::Waiting => continue,
             };
-
-            let progress = self
-                .phase(
-                    &mut failures,
-                    |c| {
-                        let proposal = &proposal;
-                        async move { c.accept(proposal).await.map(Reply::Accepted) }
-                    },
-                    |i, reply| match reply {
-                        Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
-                        Some(Reply::Promise(_)) => Progress::Waiting,
-                        None => round.on_failure(i),
-                    },
-                )
-                .await;
-            match progress {
-                Progress::Chosen(v) => return Ok(v),
+            let next_lease = round.lease_from().map(|from| (ballot, from));
+            match self.accept_phase(&mut round, &proposal, &mut failures).await {
+                Progress::Chosen(value) => return Ok(Decision { value, lease: next_lease }),
                 Progress::Failed { promised } => self.ids.observe(promised),
                 Progress::Accept(_) | Progress::Waiting => {}
             }
@@ -314,6 +323,24 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             attempts: self.config.max_attempts,
             failures: Failures(failures),
         })
+    }
+
+    async fn accept_phase(
+        &self,
+        round: &mut Attempt,
+        proposal: &Proposal,
+        failures: &mut Vec<AcceptorFailure>,
+    ) -> Progress {
+        self.phase(
+            failures,
+            |c| async move { c.accept(proposal).await.map(Reply::Accepted) },
+            |i, reply| match reply {
+                Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
+                Some(Reply::Promise(_)) => Progress::Waiting,
+                None => round.on_failure(i),
+            },
+        )
+        .await
     }
 
     /// Blocking [`propose`](Self::propose), on the calling thread. Needs a sleeper that does
@@ -415,12 +442,15 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 pub struct ReplicatedLog<C, S> {
     proposer: Proposer<C, S>,
     next_slot: AtomicU64,
+    /// Multi-Paxos leader lease `(ballot, first slot)`: appends at or past that slot skip
+    /// phase 1. Dropped at the first failure.
+    lease: Mutex<Option<(Ballot, Slot)>>,
 }
 
 impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// A log handle that appends through `proposer`.
     pub fn new(proposer: Proposer<C, S>) -> Self {
-        ReplicatedLog { proposer, next_slot: AtomicU64::new(0) }
+        ReplicatedLog { proposer, next_slot: AtomicU64::new(0), lease: Mutex::new(None) }
     }
 
     /// The proposer inside.
@@ -438,15 +468,45 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     ///
     /// Values are compared by bytes: if two writers append identical bytes, each may
     /// find "its" value at the same slot. Put a unique id in values that must not merge.
+    ///
+    /// While this handle leads (its last phase 1 found nothing accepted beyond its slot, and
+    /// no one has promised a higher ballot since), appends skip phase 1: one round trip.
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
         loop {
-            let slot = self.next_slot.load(Ordering::SeqCst);
-            let chosen = self.proposer.propose_at(slot, value.clone()).await?;
+            let (slot, lease) = self.reserve_slot();
+            let decision = match self.proposer.decide(slot, value.clone(), lease).await {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.set_lease(None);
+                    return Err(e);
+                }
+            };
+            self.set_lease(decision.lease);
             self.next_slot.fetch_max(slot + 1, Ordering::SeqCst);
-            if chosen == value {
-                return Ok(Entry { slot, value: chosen });
+            if decision.value == value {
+                return Ok(Entry { slot, value: decision.value });
             }
+        }
+    }
+
+    /// The slot to try next and, if this handle holds a lease covering it, the lease's
+    /// ballot. Under a lease each append takes a slot of its own (one ballot must never
+    /// carry two values at one slot); without one, concurrent appends race for a slot.
+    fn reserve_slot(&self) -> (Slot, Option<Ballot>) {
+        let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
+        match lease {
+            Some((ballot, from)) => {
+                let slot = self.next_slot.fetch_add(1, Ordering::SeqCst);
+                (slot, (slot >= from).then_some(ballot))
+            }
+            None => (self.next_slot.load(Ordering::SeqCst), None),
+        }
+    }
+
+    fn set_lease(&self, lease: Option<(Ballot, Slot)>) {
+        if let Ok(mut guard) = self.lease.lock() {
+            *guard = lease;
         }
     }
 

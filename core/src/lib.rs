@@ -42,7 +42,7 @@ pub use acceptor::{persist_all, Acceptor, AcceptorCore, Pending, Write};
 pub use driver::StdSleeper;
 #[cfg(feature = "tokio")]
 pub use driver::TokioSleeper;
-pub use driver::{AcceptorClient, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, Sleeper};
+pub use driver::{AcceptorClient, Decision, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, Sleeper};
 pub use error::{AcceptorFailure, Cause, Error, Failures, Result};
 #[cfg(feature = "file-log")]
 pub use file_log::FileLog;
@@ -71,11 +71,13 @@ pub enum Mutation {
     RecoveryForgetsPromise,
     /// The learner counts a value chosen one acceptor short of a majority.
     LearnerQuorumOneShort,
+    /// A leader skips phase 1 on later slots even when an acceptor had accepted there.
+    LeaseIgnoresFrontier,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 8] = [
         Mutation::AncestorAttemptGate,
         Mutation::AcceptDoesNotRaisePromise,
         Mutation::AcceptIgnoresPromise,
@@ -83,5 +85,6 @@ impl Mutation {
         Mutation::ProposerIgnoresAccepted,
         Mutation::RecoveryForgetsPromise,
         Mutation::LearnerQuorumOneShort,
+        Mutation::LeaseIgnoresFrontier,
     ];
 }

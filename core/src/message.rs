@@ -60,6 +60,11 @@ pub struct Promise {
     /// Non-zero only in a rejection: the ballot the acceptor has promised, higher than `id`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub promised: Ballot,
+    /// One past the highest slot at which this acceptor has accepted anything (0 if none).
+    /// When a majority grant ballot `b` at slot `s` with every `frontier <= s + 1`, the
+    /// proposer may skip phase 1 at `b` for every later slot (the Multi-Paxos leader path).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub frontier: Slot,
 }
 
 impl Promise {

@@ -42,7 +42,7 @@ pub fn majority(n: usize) -> usize {
 /// ```
 /// use synodos::{Attempt, Progress, Promise, Proposal};
 /// let (mut attempt, request) = Attempt::new(3, 0, 7, 1, b"mine".to_vec()).unwrap();
-/// let granted = Promise { id: request.id, slot: 0, accepted: None, promised: 0 };
+/// let granted = Promise { id: request.id, ..Default::default() };
 /// assert_eq!(attempt.on_promise(0, &granted), Progress::Waiting);
 /// let Progress::Accept(proposal) = attempt.on_promise(2, &granted) else { panic!() };
 /// assert_eq!(proposal.value, b"mine");
@@ -62,6 +62,10 @@ pub struct Attempt {
     refused: usize,
     highest_accepted: Option<(Ballot, Vec<u8>)>,
     highest_promised: Ballot,
+    /// Highest `frontier` among the granted promises.
+    frontier: Slot,
+    /// Whether phase 1 succeeded (so `lease_from` may be asked).
+    prepared: bool,
     mutation: Option<Mutation>,
 }
 
@@ -102,9 +106,45 @@ impl Attempt {
             refused: 0,
             highest_accepted: None,
             highest_promised: 0,
+            frontier: 0,
+            prepared: false,
             mutation,
         };
         Ok((attempt_state, Request { id: ballot, attempt, slot }))
+    }
+
+    /// Skip phase 1: start directly in phase 2 at `ballot`, which must hold a lease on `slot`
+    /// (see [`lease_from`](Self::lease_from)). Returns the proposal to send to all.
+    pub fn leased(acceptors: usize, slot: Slot, ballot: Ballot, value: Vec<u8>) -> Result<(Self, Proposal)> {
+        Self::leased_mutated(acceptors, slot, ballot, value, None)
+    }
+
+    #[doc(hidden)]
+    pub fn leased_mutated(
+        acceptors: usize,
+        slot: Slot,
+        ballot: Ballot,
+        value: Vec<u8>,
+        mutation: Option<Mutation>,
+    ) -> Result<(Self, Proposal)> {
+        let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, mutation)?;
+        attempt.phase = Phase::Accepting;
+        let proposal = Proposal::new(ballot, slot, attempt.value.clone());
+        Ok((attempt, proposal))
+    }
+
+    /// After phase 1 succeeded: the first slot from which this ballot may skip phase 1
+    /// (every acceptor of the granting majority had accepted nothing at or beyond it, and
+    /// each promised this ballot for all slots). `None` before phase 1 succeeded, or when
+    /// some acceptor of the majority had accepted beyond this slot.
+    ///
+    /// Safe because a value chosen at a lower ballot in a later slot would have needed a
+    /// majority, which intersects the granting one, whose members report nothing there; and
+    /// they will refuse lower ballots from now on.
+    pub fn lease_from(&self) -> Option<Slot> {
+        let next = self.slot.checked_add(1)?;
+        let frontier_ok = self.frontier <= next || self.mutation == Some(Mutation::LeaseIgnoresFrontier);
+        (self.prepared && frontier_ok).then_some(next)
     }
 
     /// The ballot of this attempt.
@@ -153,6 +193,7 @@ impl Attempt {
         if !promise.is_granted() {
             return self.refuse(promise.promised);
         }
+        self.frontier = self.frontier.max(promise.frontier);
         if let Some(acc) = &promise.accepted {
             if self.highest_accepted.as_ref().is_none_or(|(b, _)| acc.id > *b) {
                 self.highest_accepted = Some((acc.id, acc.value.clone()));
@@ -169,6 +210,7 @@ impl Attempt {
             }
         }
         self.phase = Phase::Accepting;
+        self.prepared = true;
         self.answered.iter_mut().for_each(|a| *a = false);
         self.granted = 0;
         self.refused = 0;
@@ -208,7 +250,7 @@ mod tests {
     use super::*;
 
     fn granted(id: Ballot, accepted: Option<Proposal>) -> Promise {
-        Promise { id, slot: 0, accepted, promised: 0 }
+        Promise { id, accepted, ..Default::default() }
     }
 
     #[test]
@@ -225,7 +267,7 @@ mod tests {
     #[test]
     fn ignores_duplicates_stale_ballots_and_other_slots() {
         let (mut a, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
-        let p = Promise { id: 9, slot: 4, accepted: None, promised: 0 };
+        let p = Promise { id: 9, slot: 4, ..Default::default() };
         assert_eq!(a.on_promise(0, &p), Progress::Waiting);
         assert_eq!(a.on_promise(0, &p), Progress::Waiting, "duplicate");
         assert_eq!(a.on_promise(1, &Promise { id: 8, ..p.clone() }), Progress::Waiting, "stale ballot");
@@ -237,7 +279,7 @@ mod tests {
     #[test]
     fn fails_as_soon_as_a_majority_is_impossible_and_reports_the_highest_promise() {
         let (mut a, _) = Attempt::new(3, 0, 9, 1, b"v".to_vec()).unwrap();
-        let reject = |promised| Promise { id: 9, slot: 0, accepted: None, promised };
+        let reject = |promised| Promise { id: 9, promised, ..Default::default() };
         assert_eq!(a.on_promise(0, &reject(20)), Progress::Waiting);
         assert_eq!(a.on_failure(1), Progress::Failed { promised: 20 });
     }
@@ -252,6 +294,25 @@ mod tests {
         assert_eq!(a.on_accepted(0, &ack), Progress::Waiting);
         assert_eq!(a.on_accepted(1, &nack), Progress::Waiting);
         assert_eq!(a.on_accepted(2, &ack), Progress::Chosen(b"v".to_vec()));
+    }
+
+    #[test]
+    fn a_lease_is_offered_only_when_the_majority_accepted_nothing_beyond_the_slot() {
+        let promise = |frontier| Promise { id: 9, slot: 4, frontier, ..Default::default() };
+        let (mut a, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
+        assert_eq!(a.lease_from(), None, "not before phase 1");
+        a.on_promise(0, &promise(3));
+        a.on_promise(1, &promise(5));
+        assert_eq!(a.lease_from(), Some(5));
+        let (mut b, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
+        b.on_promise(0, &promise(0));
+        b.on_promise(1, &promise(7));
+        assert_eq!(b.lease_from(), None, "acceptor 1 accepted at slot 6");
+        let (mut leased, proposal) = Attempt::leased(3, 5, 9, b"w".to_vec()).unwrap();
+        assert_eq!(proposal, Proposal::new(9, 5, b"w".to_vec()));
+        let ack = Proposal::new(9, 5, vec![]);
+        leased.on_accepted(0, &ack);
+        assert_eq!(leased.on_accepted(2, &ack), Progress::Chosen(b"w".to_vec()));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Scenario {
     pub faults_until: u64,
     /// Tick by which every proposal must have finished.
     pub deadline: u64,
+    /// Whether proposers skip phase 1 under a leader lease.
+    pub leases: bool,
 }
 
 impl Scenario {
@@ -63,6 +65,7 @@ impl Scenario {
             crash: rng.f64() * 0.02,
             faults_until,
             deadline: faults_until + 20_000,
+            leases: rng.bool(),
         }
     }
 }
@@ -124,6 +127,8 @@ struct SimProposer {
     /// Bumped on every new attempt, so stale retry timers are ignored.
     epoch: u64,
     failures_in_row: u32,
+    /// Multi-Paxos leader lease: (ballot, first slot) where phase 1 may be skipped.
+    lease: Option<(Ballot, Slot)>,
 }
 
 struct World {
@@ -141,6 +146,8 @@ struct World {
     votes: HashMap<(Slot, Ballot), (HashSet<usize>, Vec<u8>)>,
     chosen: BTreeMap<Slot, Vec<u8>>,
     proposed: HashSet<Vec<u8>>,
+    /// Whether log-mode proposers skip phase 1 under a lease (drawn from the seed).
+    use_leases: bool,
     outcome: Outcome,
 }
 
@@ -193,13 +200,29 @@ impl World {
             prop.attempt = None;
             return;
         };
+        prop.attempt_no += 1;
+        prop.epoch += 1;
+        let (slot, attempt_no, epoch) = (prop.slot, prop.attempt_no, prop.epoch);
+        // A leader with a lease goes straight to phase 2, once per slot.
+        if let Some((ballot, _)) = prop.lease.filter(|&(_, from)| slot >= from && attempt_no == 1) {
+            match Attempt::leased_mutated(n, slot, ballot, value, mutation) {
+                Ok((attempt, proposal)) => {
+                    self.proposers[p].attempt = Some(attempt);
+                    for a in 0..n {
+                        self.send(Node::Acceptor(a), Msg::Accept { from: p, proposal: proposal.clone() });
+                    }
+                    let timeout = RETRY_TIMEOUT + self.rng.u64(0..RETRY_TIMEOUT);
+                    self.schedule(timeout, Event::Retry(p, epoch));
+                }
+                Err(e) => self.violation(format!("proposer {p} could not start a leased attempt: {e}")),
+            }
+            return;
+        }
+        prop.lease = None;
         let Ok(ballot) = prop.ids.next() else {
             self.violation(format!("proposer {p} ran out of ballots"));
             return;
         };
-        prop.attempt_no += 1;
-        prop.epoch += 1;
-        let (slot, attempt_no, epoch) = (prop.slot, prop.attempt_no, prop.epoch);
         match Attempt::new_mutated(n, slot, ballot, attempt_no, value, mutation) {
             Ok((attempt, request)) => {
                 self.proposers[p].attempt = Some(attempt);
@@ -228,11 +251,17 @@ impl World {
         match progress {
             Progress::Waiting => {}
             Progress::Accept(proposal) => {
+                let lease =
+                    self.proposers[p].attempt.as_ref().and_then(|a| a.lease_from().map(|from| (a.ballot(), from)));
+                if self.use_leases {
+                    self.proposers[p].lease = lease;
+                }
                 for a in 0..self.acceptors.len() {
                     self.send(Node::Acceptor(a), Msg::Accept { from: p, proposal: proposal.clone() });
                 }
             }
             Progress::Failed { promised } => {
+                self.proposers[p].lease = None;
                 self.proposers[p].ids.observe(promised);
                 self.back_off(p);
             }
@@ -357,6 +386,10 @@ impl World {
             Event::Deliver(Node::Learner(_), _) => {}
             Event::Retry(p, epoch) => {
                 if self.proposers[p].epoch == epoch {
+                    if self.proposers[p].attempt_no > 0 {
+                        // A timed-out attempt: the lease may be stale, prepare again.
+                        self.proposers[p].lease = None;
+                    }
                     self.start_attempt(p);
                 }
             }
@@ -405,6 +438,7 @@ pub fn run_scenario(seed: u64, scenario: Scenario, mutation: Option<Mutation>) -
             attempt_no: 0,
             epoch: 0,
             failures_in_row: 0,
+            lease: None,
         })
         .collect();
     let learners = (0..2)
@@ -431,6 +465,7 @@ pub fn run_scenario(seed: u64, scenario: Scenario, mutation: Option<Mutation>) -
         votes: HashMap::new(),
         chosen: BTreeMap::new(),
         proposed,
+        use_leases: scenario.leases,
         outcome: Outcome::default(),
     };
     for p in 0..scenario.proposers {

@@ -1,5 +1,7 @@
 //! The callback driver: fan-out, majority, timeouts, errors, competing proposers, the log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The deterministic simulation: many seeded schedules with faults must break no oracle,
 //! and each injected protocol bug must be caught.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use synodos::sim;
 use synodos::Mutation;
 
@@ -56,14 +58,5 @@ fn the_simulator_catches_injected_protocol_bugs() {
             None => println!("{mutation:?}: not caught in 3000 schedules"),
         }
     }
-    for must in [
-        Mutation::AncestorAttemptGate,
-        Mutation::AcceptIgnoresPromise,
-        Mutation::QuorumOneShort,
-        Mutation::ProposerIgnoresAccepted,
-        Mutation::RecoveryForgetsPromise,
-        Mutation::LearnerQuorumOneShort,
-    ] {
-        assert!(caught.contains(&must), "{must:?} was not caught");
-    }
+    assert_eq!(caught, Mutation::ALL, "every injected bug must be caught");
 }

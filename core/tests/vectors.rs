@@ -48,6 +48,7 @@ fn golden_vectors_round_trip_byte_for_byte() {
                 id: num(f, "id"),
                 slot: num(f, "slot"),
                 promised: num(f, "promised"),
+                frontier: f.get("frontier").map_or(0, |_| num(f, "frontier")),
                 accepted: (!f["accepted"].is_null()).then(|| proposal_fields(&f["accepted"])),
             }),
             "proposal" => Message::Proposal(proposal_fields(f)),
