@@ -1,1 +1,437 @@
-//! The wasm binding of synodos (being built).
+//! The JavaScript binding of synodos: the `synodos` npm package (Node and browsers).
+//!
+//! A thin translation layer over the core crate: every protocol rule, the fan-out to
+//! acceptors, majorities, timeouts, backoff and ballot leaping run in `synodos`; this crate
+//! converts messages (plain JS objects, 64-bit numbers as `BigInt`, values as `Uint8Array`),
+//! errors (`SynodosError` with a `code`, the user's exception as `cause`) and callbacks
+//! (acceptor clients and logs written in JS).
+//!
+//! Re-entrancy: exported objects keep their state behind `Rc`s that each call clones into
+//! its future, so no borrow of a wasm-bindgen object is held across an `await` or while user
+//! JS runs. Panics: the crate is built with `panic=abort` and no input or callback path can
+//! panic (clippy denies `unwrap`/`expect`/`panic`); a panic hook reports any bug on
+//! `console.error`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod client;
+mod error;
+mod log;
+mod msg;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use js_sys::{Array, Promise as JsPromise, Reflect, Uint8Array};
+use synodos::{wire, Clock, CounterIdGenerator as CoreCounter, Error, IdGenerator, ProposerConfig, Result};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::client::{Client, CoreAcceptor, JsClient, JsSleeper, Local};
+use crate::error::{invalid_argument, to_js_error, IntoJsResult};
+use crate::log::{own_handle, AnyLog};
+
+pub use crate::log::{run_log_conformance, MemoryLog, MemoryLogHandle};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+}
+
+/// Module start: report Rust panics (bugs) on `console.error`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| console_error(&format!("synodos (wasm) panicked: {info}"))));
+}
+
+/// An in-process acceptor over two logs (the ancestor's `NewAcceptor(promiseLog,
+/// acceptLog)`). Each log is a `MemoryLog`, any object with synchronous `record`, `last`,
+/// `range` (and `trim`) methods, or omitted (a new `MemoryLog`). Pass it to a `Proposer`
+/// directly (it is then called without going through JS), or serve it over your own RPC
+/// with `prepare`/`accept`/`observe`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Acceptor {
+    local: Local,
+}
+
+/// Internal: a second handle on an [`Acceptor`].
+#[wasm_bindgen(skip_typescript)]
+#[derive(Debug)]
+pub struct AcceptorHandle {
+    local: Local,
+}
+
+#[wasm_bindgen]
+impl Acceptor {
+    /// An acceptor over `promiseLog` and `acceptLog`, recovering whatever they hold.
+    #[wasm_bindgen(constructor)]
+    pub fn new(promise_log: JsValue, accept_log: JsValue) -> Result<Acceptor, JsValue> {
+        let p = AnyLog::from_js(&promise_log).js()?;
+        let a = AnyLog::from_js(&accept_log).js()?;
+        let acceptor = CoreAcceptor::new(p, a).js()?;
+        Ok(Acceptor { local: Local(Rc::new(RefCell::new(acceptor))) })
+    }
+
+    /// Phase 1b: answer a prepare request (after recording the promise).
+    pub fn prepare(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let r = msg::request_from(&request).js()?;
+        self.local.with(|a| a.prepare(&r)).map(|p| msg::promise_to(&p)).js()
+    }
+
+    /// Phase 2b: answer an accept request (after recording the proposal).
+    pub fn accept(&self, proposal: JsValue) -> Result<JsValue, JsValue> {
+        let p = msg::proposal_from(&proposal).js()?;
+        self.local.with(|a| a.accept(&p)).map(|p| msg::proposal_to(&p)).js()
+    }
+
+    /// Every proposal accepted for slots `>= request.slot` (the highest ballot per slot).
+    pub fn observe(&self, request: JsValue) -> Result<Array, JsValue> {
+        let r = msg::request_from(&request).js()?;
+        self.local.with(|a| a.accepted_from(&r)).map(|ps| msg::proposals_to(&ps)).js()
+    }
+
+    /// Forget accepted proposals below `slot` and trim the accept log.
+    pub fn trim(&self, slot: u64) -> Result<(), JsValue> {
+        self.local.with(|a| a.trim(slot)).js()
+    }
+
+    /// The highest ballot promised.
+    #[wasm_bindgen(getter)]
+    pub fn promised(&self) -> Result<u64, JsValue> {
+        self.local.with(|a| Ok(a.core().promised())).js()
+    }
+
+    /// Internal: lets a `Proposer` recognise this acceptor.
+    #[wasm_bindgen(js_name = "__synodosHandle", skip_typescript)]
+    pub fn handle(&self) -> AcceptorHandle {
+        AcceptorHandle { local: self.local.clone() }
+    }
+}
+
+/// `Date.now()` as a [`Clock`] (std's `SystemTime` is unsupported on wasm32-unknown-unknown).
+#[derive(Debug, Clone, Copy, Default)]
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now_millis(&self) -> u64 {
+        let t = js_sys::Date::now();
+        if t.is_finite() && t > 0.0 {
+            t as u64
+        } else {
+            0
+        }
+    }
+}
+
+/// Internal: a shared id generator.
+#[wasm_bindgen(skip_typescript)]
+pub struct IdsHandle {
+    ids: Arc<dyn IdGenerator>,
+}
+
+fn node_id(v: f64, max: f64, what: &str) -> Result<f64, JsValue> {
+    if v.is_finite() && v.fract() == 0.0 && (0.0..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid_argument(format!("{what} must be an integer in 0..={max}")))
+    }
+}
+
+/// Ballots `round << 16 | nodeId`, with no clock. Every proposer needs its own `nodeId`.
+#[wasm_bindgen]
+pub struct CounterIdGenerator {
+    ids: Arc<dyn IdGenerator>,
+}
+
+#[wasm_bindgen]
+impl CounterIdGenerator {
+    /// A generator for node `nodeId` (0..=65535).
+    #[wasm_bindgen(constructor)]
+    pub fn new(node_id_: f64) -> Result<CounterIdGenerator, JsValue> {
+        let n = node_id(node_id_, 65535.0, "nodeId")? as u16;
+        Ok(CounterIdGenerator { ids: Arc::new(CoreCounter::new(n)) })
+    }
+    /// The next ballot (a `BigInt`).
+    pub fn next(&self) -> Result<u64, JsValue> {
+        self.ids.next().js()
+    }
+    /// Leap past a ballot seen elsewhere.
+    pub fn observe(&self, seen: u64) {
+        self.ids.observe(seen)
+    }
+    /// Internal.
+    #[wasm_bindgen(js_name = "__synodosHandle", skip_typescript)]
+    pub fn handle(&self) -> IdsHandle {
+        IdsHandle { ids: self.ids.clone() }
+    }
+}
+
+/// The ancestor's layout `millis << 8 | serverId` over `Date.now()`, strictly increasing
+/// even when the clock stalls or steps back.
+#[wasm_bindgen]
+pub struct ServerIdGenerator {
+    ids: Arc<dyn IdGenerator>,
+}
+
+#[wasm_bindgen]
+impl ServerIdGenerator {
+    /// A generator for server `serverId` (0..=255).
+    #[wasm_bindgen(constructor)]
+    pub fn new(server_id: f64) -> Result<ServerIdGenerator, JsValue> {
+        let n = node_id(server_id, 255.0, "serverId")? as u8;
+        Ok(ServerIdGenerator { ids: Arc::new(synodos::ServerIdGenerator::new(n, JsClock)) })
+    }
+    /// The next ballot (a `BigInt`).
+    pub fn next(&self) -> Result<u64, JsValue> {
+        self.ids.next().js()
+    }
+    /// Leap past a ballot seen elsewhere.
+    pub fn observe(&self, seen: u64) {
+        self.ids.observe(seen)
+    }
+    /// Internal.
+    #[wasm_bindgen(js_name = "__synodosHandle", skip_typescript)]
+    pub fn handle(&self) -> IdsHandle {
+        IdsHandle { ids: self.ids.clone() }
+    }
+}
+
+fn get(options: &JsValue, key: &str) -> JsValue {
+    if options.is_object() {
+        Reflect::get(options, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn millis(options: &JsValue, key: &str, default: Duration) -> Result<Duration, JsValue> {
+    let v = get(options, key);
+    if v.is_undefined() {
+        return Ok(default);
+    }
+    match v.as_f64() {
+        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        _ => Err(invalid_argument(format!("{key} must be a non-negative number of milliseconds"))),
+    }
+}
+
+/// Clients, ballots and configuration of a new proposer.
+type ProposerParts = (Vec<Client>, Arc<dyn IdGenerator>, ProposerConfig);
+
+fn proposer_parts(clients: &JsValue, options: &JsValue) -> Result<ProposerParts, JsValue> {
+    let list = clients.dyn_ref::<Array>().ok_or_else(|| invalid_argument("clients must be an array"))?;
+    let mut out = Vec::with_capacity(list.length() as usize);
+    for (i, c) in list.iter().enumerate() {
+        match own_handle::<AcceptorHandle>(&c) {
+            Some(h) => out.push(Client::Local(h.local)),
+            None => out.push(Client::Js(JsClient::new(c, i).js()?)),
+        }
+    }
+    if !options.is_undefined() && !options.is_object() {
+        return Err(invalid_argument("options must be an object"));
+    }
+    let ids_obj = get(options, "ids");
+    let node = get(options, "nodeId");
+    let ids: Arc<dyn IdGenerator> = if !ids_obj.is_undefined() {
+        own_handle::<IdsHandle>(&ids_obj)
+            .ok_or_else(|| invalid_argument("options.ids must be a CounterIdGenerator or ServerIdGenerator"))?
+            .ids
+    } else if let Some(n) = node.as_f64() {
+        Arc::new(CoreCounter::new(node_id(n, 65535.0, "options.nodeId")? as u16))
+    } else {
+        return Err(invalid_argument(
+            "options.nodeId (a number unique to this proposer) or options.ids is required: \
+             two proposers must never share ballots",
+        ));
+    };
+    let d = ProposerConfig::default();
+    let max_attempts = match get(options, "maxAttempts") {
+        v if v.is_undefined() => d.max_attempts,
+        v => match v.as_f64() {
+            Some(n) if n.fract() == 0.0 && (1.0..=1e9).contains(&n) => n as u32,
+            _ => return Err(invalid_argument("maxAttempts must be a positive integer")),
+        },
+    };
+    let seed = match get(options, "seed") {
+        v if v.is_undefined() => (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
+        v => msg::u64_from(&v, "seed").js()?,
+    };
+    let config = ProposerConfig {
+        call_timeout: millis(options, "callTimeoutMs", d.call_timeout)?,
+        max_attempts,
+        backoff_min: millis(options, "backoffMinMs", d.backoff_min)?,
+        backoff_max: millis(options, "backoffMaxMs", d.backoff_max)?,
+        poll_interval: millis(options, "pollIntervalMs", d.poll_interval)?,
+        seed: Some(seed),
+    };
+    Ok((out, ids, config))
+}
+
+type CoreProposer = synodos::Proposer<Client, JsSleeper>;
+
+fn new_proposer(clients: &JsValue, options: &JsValue) -> Result<CoreProposer, JsValue> {
+    let (clients, ids, config) = proposer_parts(clients, options)?;
+    CoreProposer::with_config(clients, ids, JsSleeper, config).js()
+}
+
+fn value_from(v: &JsValue) -> Result<Vec<u8>> {
+    match v.dyn_ref::<Uint8Array>() {
+        Some(a) => Ok(a.to_vec()),
+        None => Err(Error::InvalidArgument("a value must be a Uint8Array".into())),
+    }
+}
+
+fn rejected(e: &Error) -> JsPromise {
+    JsPromise::reject(&to_js_error(e))
+}
+
+/// Proposes values to a set of acceptors (single-decree Paxos, and one slot of a log with
+/// `proposeAt`). Requests go to every acceptor at once; the first majority decides; a call
+/// that does not answer within `callTimeoutMs` counts as failed.
+#[wasm_bindgen]
+pub struct Proposer {
+    inner: Rc<CoreProposer>,
+}
+
+#[wasm_bindgen]
+impl Proposer {
+    /// A proposer over `clients` (each an `Acceptor` or an `AcceptorClient` object).
+    #[wasm_bindgen(constructor)]
+    pub fn new(clients: JsValue, options: JsValue) -> Result<Proposer, JsValue> {
+        Ok(Proposer { inner: Rc::new(new_proposer(&clients, &options)?) })
+    }
+
+    /// Propose `value` for the single decree (slot 0); resolves to the value actually chosen.
+    pub fn propose(&self, value: JsValue) -> JsPromise {
+        self.propose_at(JsValue::from(0u64), value)
+    }
+
+    /// Propose `value` for `slot`; resolves to the value chosen there.
+    #[wasm_bindgen(js_name = proposeAt)]
+    pub fn propose_at(&self, slot: JsValue, value: JsValue) -> JsPromise {
+        let (slot, value) = match (msg::u64_from(&slot, "slot"), value_from(&value)) {
+            (Ok(s), Ok(v)) => (s, v),
+            (Err(e), _) | (_, Err(e)) => return rejected(&e),
+        };
+        let p = self.inner.clone();
+        future_to_promise(async move {
+            match p.propose_at(slot, value).await {
+                Ok(chosen) => Ok(Uint8Array::from(&chosen[..]).into()),
+                Err(e) => Err(to_js_error(&e)),
+            }
+        })
+    }
+}
+
+/// A replicated log: an ordered sequence of chosen values, one Paxos instance per slot.
+#[wasm_bindgen]
+pub struct ReplicatedLog {
+    inner: Rc<synodos::ReplicatedLog<Client, JsSleeper>>,
+}
+
+fn count(v: &JsValue, what: &str) -> Result<usize> {
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= 0.0 => Ok(n.min(u32::MAX as f64) as usize),
+        _ if v.is_undefined() => Ok(u32::MAX as usize),
+        _ => Err(Error::InvalidArgument(format!("{what} must be a non-negative integer"))),
+    }
+}
+
+#[wasm_bindgen]
+impl ReplicatedLog {
+    /// A log handle over `clients`, appending with its own proposer (same options).
+    #[wasm_bindgen(constructor)]
+    pub fn new(clients: JsValue, options: JsValue) -> Result<ReplicatedLog, JsValue> {
+        Ok(ReplicatedLog { inner: Rc::new(synodos::ReplicatedLog::new(new_proposer(&clients, &options)?)) })
+    }
+
+    /// Append `value` at the first free slot; resolves to `{slot, value}`.
+    pub fn append(&self, value: JsValue) -> JsPromise {
+        let value = match value_from(&value) {
+            Ok(v) => v,
+            Err(e) => return rejected(&e),
+        };
+        let log = self.inner.clone();
+        future_to_promise(async move {
+            match log.append(value).await {
+                Ok(entry) => Ok(msg::entry_to(&entry)),
+                Err(e) => Err(to_js_error(&e)),
+            }
+        })
+    }
+
+    /// The chosen entries from slot `from` on, up to `max`, stopping at the first slot not
+    /// known to be chosen.
+    pub fn read(&self, from: JsValue, max: JsValue) -> JsPromise {
+        self.wait(from, max, JsValue::from(0.0))
+    }
+
+    /// Like `read`, but when nothing is chosen at `from` yet, poll until something is or
+    /// `timeoutMs` passes (then an empty array).
+    pub fn wait(&self, from: JsValue, max: JsValue, timeout_ms: JsValue) -> JsPromise {
+        let from = match msg::u64_from(&from, "from") {
+            Ok(f) => f,
+            Err(e) => return rejected(&e),
+        };
+        let max = match count(&max, "max") {
+            Ok(m) => m,
+            Err(e) => return rejected(&e),
+        };
+        let timeout = match timeout_ms.as_f64() {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => Duration::from_secs_f64(ms / 1000.0),
+            _ => return rejected(&Error::InvalidArgument("timeoutMs must be a non-negative number".into())),
+        };
+        let log = self.inner.clone();
+        future_to_promise(async move {
+            let r = if timeout.is_zero() { log.read(from, max).await } else { log.wait(from, max, timeout).await };
+            match r {
+                Ok(entries) => Ok(msg::entries_to(&entries).into()),
+                Err(e) => Err(to_js_error(&e)),
+            }
+        })
+    }
+
+    /// The lowest slot this handle has not yet seen chosen.
+    #[wasm_bindgen(getter, js_name = nextSlot)]
+    pub fn next_slot(&self) -> u64 {
+        self.inner.next_slot()
+    }
+}
+
+fn message_from(kind: &str, v: &JsValue) -> Result<wire::Message> {
+    match kind {
+        "request" => msg::request_from(v).map(wire::Message::Request),
+        "promise" => msg::promise_from(v).map(wire::Message::Promise),
+        "proposal" => msg::proposal_from(v).map(wire::Message::Proposal),
+        other => Err(Error::InvalidMessage(format!(
+            "unknown message kind {other:?} (expected request, promise or proposal)"
+        ))),
+    }
+}
+
+/// Encode a message object as wire JSON (the ancestor's field names, bytes as base64).
+/// `kind` is `"request"`, `"promise"` or `"proposal"`.
+#[wasm_bindgen(js_name = encodeMessage)]
+pub fn encode_message(kind: &str, message: JsValue) -> Result<String, JsValue> {
+    message_from(kind, &message).and_then(|m| m.to_json()).js()
+}
+
+/// Decode wire JSON as the message named `kind` into a plain object.
+#[wasm_bindgen(js_name = decodeMessage)]
+pub fn decode_message(kind: &str, json: &str) -> Result<JsValue, JsValue> {
+    Ok(match wire::Message::from_json(kind, json).js()? {
+        wire::Message::Request(r) => msg::request_to(&r),
+        wire::Message::Promise(p) => msg::promise_to(&p),
+        wire::Message::Proposal(p) => msg::proposal_to(&p),
+    })
+}
+
+/// How many acceptors make a majority of `n`.
+#[wasm_bindgen]
+pub fn majority(n: u32) -> u32 {
+    synodos::majority(n as usize) as u32
+}

@@ -1,0 +1,163 @@
+//! Acceptor clients: the binding's own `Acceptor` objects (called directly in Rust) and any
+//! JS object with `prepare`/`accept` (and optionally `observe`) returning a value or a Promise.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use js_sys::{Function, Promise as JsPromise};
+use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result, Sleeper};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::transport;
+use crate::log::AnyLog;
+use crate::msg;
+
+/// The core acceptor over the binding's logs.
+pub(crate) type CoreAcceptor = synodos::Acceptor<AnyLog, AnyLog>;
+
+/// A shared in-process acceptor. The `RefCell` is borrowed only for the duration of one
+/// synchronous acceptor step (which includes its log writes: the reply must not leave before
+/// the write). A log written in JS that calls back into the same acceptor gets an error, not
+/// a panic.
+#[derive(Debug, Clone)]
+pub(crate) struct Local(pub(crate) Rc<RefCell<CoreAcceptor>>);
+
+impl Local {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut CoreAcceptor) -> Result<R>) -> Result<R> {
+        match self.0.try_borrow_mut() {
+            Ok(mut a) => f(&mut a),
+            Err(_) => Err(Error::InvalidArgument(
+                "acceptor called re-entrantly (from one of its own logs); not allowed".into(),
+            )),
+        }
+    }
+}
+
+/// A JS acceptor client, with its methods looked up once.
+#[derive(Debug, Clone)]
+pub(crate) struct JsClient {
+    obj: JsValue,
+    prepare: Function,
+    accept: Function,
+    observe: Option<Function>,
+}
+
+fn method(obj: &JsValue, name: &str) -> Option<Function> {
+    js_sys::Reflect::get(obj, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
+}
+
+impl JsClient {
+    pub(crate) fn new(obj: JsValue, index: usize) -> Result<JsClient> {
+        let need = |name: &str| {
+            method(&obj, name).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "acceptor client {index} must be an Acceptor or an object with prepare() and accept() methods (no {name}())"
+                ))
+            })
+        };
+        Ok(JsClient { prepare: need("prepare")?, accept: need("accept")?, observe: method(&obj, "observe"), obj })
+    }
+
+    /// Call `f(arg)`: a thrown exception or a rejected Promise becomes a transport error
+    /// carrying the original value as its cause.
+    async fn call(&self, name: &str, f: &Function, arg: JsValue) -> Result<JsValue> {
+        let v = f.call1(&self.obj, &arg).map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
+        let is_promise = v.is_instance_of::<JsPromise>();
+        if is_promise || (v.is_object() && method(&v, "then").is_some()) {
+            let p: JsPromise = if is_promise { v.unchecked_into() } else { JsPromise::resolve(&v) };
+            JsFuture::from(p).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+/// Either kind of client.
+#[derive(Debug, Clone)]
+pub(crate) enum Client {
+    Local(Local),
+    Js(JsClient),
+}
+
+impl AcceptorClient for Client {
+    async fn prepare(&self, request: &Request) -> Result<Promise> {
+        match self {
+            Client::Local(a) => a.with(|a| a.prepare(request)),
+            Client::Js(c) => msg::promise_from(&c.call("prepare", &c.prepare, msg::request_to(request)).await?),
+        }
+    }
+
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+        match self {
+            Client::Local(a) => a.with(|a| a.accept(proposal)),
+            Client::Js(c) => msg::proposal_from(&c.call("accept", &c.accept, msg::proposal_to(proposal)).await?),
+        }
+    }
+
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        match self {
+            Client::Local(a) => a.with(|a| a.accepted_from(request)),
+            Client::Js(c) => match &c.observe {
+                Some(f) => msg::proposals_from(&c.call("observe", f, msg::request_to(request)).await?),
+                None => Err(Error::transport("this acceptor client has no observe() method")),
+            },
+        }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+/// Timers from the host's `setTimeout`. A sleep that is dropped early (the call it bounded
+/// answered first) clears its timer, so finished calls leave no pending timers behind.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsSleeper;
+
+pub(crate) struct Sleep {
+    fut: JsFuture,
+    handle: JsValue,
+    done: bool,
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match Pin::new(&mut self.fut).poll(cx) {
+            Poll::Ready(_) => {
+                self.done = true;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if !self.done {
+            clear_timeout(&self.handle);
+        }
+    }
+}
+
+impl Sleeper for JsSleeper {
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        let ms = duration.as_secs_f64() * 1000.0;
+        let mut handle = JsValue::UNDEFINED;
+        let promise = JsPromise::new(&mut |resolve, _reject| {
+            handle = set_timeout(&resolve, ms);
+        });
+        Sleep { fut: JsFuture::from(promise), handle, done: false }
+    }
+}
