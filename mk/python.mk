@@ -1,4 +1,20 @@
-# python binding: filled in by the python binding's issue.
-.PHONY: test-python
-test-python:
-	@echo "(python binding not built yet)"
+# Python binding: build the extension into .venv with maturin, run pytest and mypy --strict.
+# `make test-python` works from a clean clone (scripts/setup-python.sh makes .venv).
+VENV := .venv
+VPY := $(VENV)/bin/python
+
+.PHONY: setup-python build-python test-python bench-python
+setup-python:
+	@bash scripts/setup-python.sh
+
+build-python: setup-python setup-rust
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --features file-log -q
+
+test-python: build-python
+	$(VPY) -m pytest tests/python -q
+	$(VPY) -m mypy --strict tests/python bindings/python/examples
+
+# Decisions per second: local acceptors, Python clients, Rust, composable-paxos (PyPI).
+bench-python: build-python
+	@$(VPY) -c 'import composable_paxos' 2>/dev/null || $(VPY) -m pip install -q --disable-pip-version-check composable-paxos==1.0.2
+	$(VPY) bindings/python/bench/bench.py

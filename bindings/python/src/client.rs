@@ -54,6 +54,10 @@ where
     let (tx, rx) = oneshot::channel::<Result<R>>();
     let obj = Arc::clone(obj);
     let task: pool::Task = Box::new(move |py: Python<'_>| {
+        if tx.is_canceled() {
+            // The proposer stopped waiting (a majority answered, or it timed out): skip.
+            return;
+        }
         let result = obj
             .bind(py)
             .call_method1(method, (arg,))

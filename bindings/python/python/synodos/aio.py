@@ -1,0 +1,158 @@
+"""synodos for asyncio: the same API with ``async def`` clients and ``await``.
+
+How it works (and why): the Rust driver is the same as in the sync API. ``await
+proposer.propose(v)`` runs it on an executor thread (``loop.run_in_executor``), with the GIL
+released while Rust runs. Each call to one of your async clients is scheduled on *your* event
+loop with ``asyncio.run_coroutine_threadsafe`` and waited for from a synodos worker thread,
+bounded by ``call_timeout``: a coroutine that takes longer is cancelled, and the proposer goes
+on with the other acceptors. So your clients run on the loop that called ``propose`` (they
+may use its sockets and locks), and a hung client cannot stall the loop or the proposer.
+
+A client may also have plain (non-async) methods: they are called on the loop thread too,
+and must not block. A ``synodos.Acceptor`` is passed straight to Rust (no loop, no thread).
+
+Cancelling the task awaiting ``propose`` stops waiting for it, but the proposal already
+sent may still be chosen (as with any lost network reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+from typing import Any, AsyncIterator, Awaitable, Iterable, List, Optional, Protocol, Union
+
+from . import _synodos
+from ._synodos import Acceptor, CounterIdGenerator, Entry, Promise, Proposal, Request, ServerIdGenerator
+
+__all__ = ["AsyncAcceptorClient", "Proposer", "ReplicatedLog"]
+
+
+class AsyncAcceptorClient(Protocol):
+    """An acceptor reached asynchronously (``observe`` is optional; the log reader needs it)."""
+
+    def prepare(self, request: Request) -> Awaitable[Promise]: ...
+
+    def accept(self, proposal: Proposal) -> Awaitable[Proposal]: ...
+
+
+Ids = Union[int, CounterIdGenerator, ServerIdGenerator, Any]
+
+
+async def _call(method: Any, arg: Any) -> Any:
+    result = method(arg)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class _OnLoop:
+    """A blocking client (what the Rust driver calls) that runs an async client on a loop."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self._client = client
+        self._loop = loop
+        self._timeout = timeout
+
+    def _run(self, name: str, arg: Any) -> Any:
+        future = asyncio.run_coroutine_threadsafe(_call(getattr(self._client, name), arg), self._loop)
+        try:
+            return future.result(self._timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"{name}() took longer than {self._timeout} s") from None
+
+    def prepare(self, request: Request) -> Promise:
+        result: Promise = self._run("prepare", request)
+        return result
+
+    def accept(self, proposal: Proposal) -> Proposal:
+        result: Proposal = self._run("accept", proposal)
+        return result
+
+    def observe(self, request: Request) -> List[Proposal]:
+        if not hasattr(self._client, "observe"):
+            raise AttributeError(f"{type(self._client).__name__} has no observe method")
+        result: List[Proposal] = list(self._run("observe", request))
+        return result
+
+
+class _Bound:
+    """Builds, per event loop, the sync object whose clients run on that loop."""
+
+    def __init__(self, acceptors: Iterable[Any], ids: Ids, options: dict[str, Any]) -> None:
+        self._acceptors = list(acceptors)
+        # One generator shared by every loop's driver: ballots never repeat.
+        self._ids = CounterIdGenerator(ids) if isinstance(ids, int) else ids
+        self._options = options
+        self._timeout = float(options.get("call_timeout", 1.0))
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._sync: Any = None
+
+    def clients(self, loop: asyncio.AbstractEventLoop) -> List[Any]:
+        return [a if isinstance(a, Acceptor) else _OnLoop(a, loop, self._timeout) for a in self._acceptors]
+
+    def get(self, kind: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._sync is None:
+            self._sync = kind(self.clients(loop), self._ids, **self._options)
+            self._loop = loop
+        return self._sync
+
+
+class Proposer:
+    """``synodos.Proposer`` for asyncio: clients are ``AsyncAcceptorClient``s or
+    ``synodos.Acceptor``s; the options are the same."""
+
+    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor]], ids: Ids, **options: Any) -> None:
+        self._bound = _Bound(acceptors, ids, options)
+        # Validate the arguments now, as the sync class does.
+        _synodos.Proposer([Acceptor()], self._bound._ids, **options)
+
+    async def propose(self, value: bytes) -> bytes:
+        """Propose ``value`` for the single decree; returns the value chosen."""
+        return await self.propose_at(0, value)
+
+    async def propose_at(self, slot: int, value: bytes) -> bytes:
+        """``propose`` for one slot of a log."""
+        sync = self._bound.get(_synodos.Proposer)
+        result: bytes = await asyncio.get_running_loop().run_in_executor(None, sync.propose_at, slot, value)
+        return result
+
+
+class ReplicatedLog:
+    """``synodos.ReplicatedLog`` for asyncio."""
+
+    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor]], ids: Ids, **options: Any) -> None:
+        self._bound = _Bound(acceptors, ids, options)
+        _synodos.ReplicatedLog([Acceptor()], self._bound._ids, **options)
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        sync = self._bound.get(_synodos.ReplicatedLog)
+        return await asyncio.get_running_loop().run_in_executor(None, getattr(sync, method), *args)
+
+    async def append(self, value: bytes) -> Entry:
+        """Append ``value`` at the first free slot; returns its entry."""
+        entry: Entry = await self._run("append", value)
+        return entry
+
+    async def read(self, start: int = 0, max: int = 1000) -> List[Entry]:
+        """The chosen entries from ``start`` on (up to the first slot not chosen yet)."""
+        entries: List[Entry] = await self._run("read", start, max)
+        return entries
+
+    async def wait(self, start: int, max: int = 1000, timeout: float = 1.0) -> List[Entry]:
+        """``read``, waiting up to ``timeout`` seconds for an entry at ``start``."""
+        entries: List[Entry] = await self._run("wait", start, max, timeout)
+        return entries
+
+    async def entries(self, start: int = 0, *, follow: bool = False) -> AsyncIterator[Entry]:
+        """The chosen entries from ``start`` on; with ``follow=True``, wait for more forever."""
+        slot = start
+        while True:
+            batch = await (self.wait(slot, 1000, 0.2) if follow else self.read(slot))
+            if not batch and not follow:
+                return
+            for entry in batch:
+                slot = entry.slot + 1
+                yield entry

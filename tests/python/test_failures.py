@@ -1,0 +1,148 @@
+"""Clients that raise or hang, logs that fail: errors, causes, timeouts, recovery."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Iterator, List
+
+import pytest
+
+import synodos
+from helpers import FailingLog, Forwarding, Hanging, Raising
+from synodos import Acceptor, NoQuorumError, Proposal, Proposer, Request
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()  # let hung workers finish
+
+
+def test_one_raising_client_does_not_stop_a_majority() -> None:
+    clients: List[Any] = [Raising(ValueError("boom")), Forwarding(), Forwarding()]
+    assert Proposer(clients, ids=1).propose(b"v") == b"v"
+
+
+def test_a_client_exception_is_the_cause() -> None:
+    boom = ValueError("boom")
+    clients: List[Any] = [Raising(boom), Raising(boom), Forwarding()]
+    with pytest.raises(NoQuorumError) as info:
+        Proposer(clients, ids=1, max_attempts=2, backoff_min=0.0).propose(b"v")
+    err = info.value
+    assert isinstance(err, synodos.SynodosError) and isinstance(err, Exception)
+    assert err.code == "NO_QUORUM"
+    assert err.__cause__ is boom
+    assert "boom" in str(err)
+    failed = {i for i, _ in err.failures}
+    assert failed == {0, 1}
+    assert all(isinstance(e, synodos.TransportError) and e.__cause__ is boom for _, e in err.failures)
+
+
+def test_objects_keep_working_after_an_exception() -> None:
+    clients: List[Any] = [Raising(RuntimeError("once"), failures=1) for _ in range(3)]
+    p = Proposer(clients, ids=1, max_attempts=1)
+    with pytest.raises(NoQuorumError):
+        p.propose(b"v")
+    assert p.propose(b"v") == b"v"
+
+
+def test_a_wrong_answer_type_is_a_transport_error() -> None:
+    class Wrong:
+        def prepare(self, request: Request) -> str:
+            return "not a promise"
+
+        def accept(self, proposal: Proposal) -> str:
+            return "no"
+
+    with pytest.raises(NoQuorumError) as info:
+        Proposer([Wrong(), Wrong(), Forwarding()], ids=1, max_attempts=1).propose(b"v")
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+def test_a_hung_client_does_not_delay_the_majority(release: threading.Event) -> None:
+    hung = Hanging(release)
+    clients: List[Any] = [hung, Forwarding(), Forwarding()]
+    p = Proposer(clients, ids=1, call_timeout=30.0)
+    start = time.monotonic()
+    assert p.propose(b"v") == b"v"
+    assert time.monotonic() - start < 5.0  # far below the 30 s call timeout
+    assert hung.entered.is_set()  # it was asked, concurrently
+
+
+def test_a_hung_majority_times_out(release: threading.Event) -> None:
+    clients: List[Any] = [Hanging(release), Hanging(release), Forwarding()]
+    p = Proposer(clients, ids=1, call_timeout=0.2, max_attempts=2, backoff_min=0.0, backoff_max=0.0)
+    start = time.monotonic()
+    with pytest.raises(NoQuorumError) as info:
+        p.propose(b"v")
+    elapsed = time.monotonic() - start
+    assert 0.3 < elapsed < 3.0
+    kinds = {type(e) for _, e in info.value.failures}
+    assert kinds == {synodos.SynodosTimeoutError}
+
+
+def test_slow_clients_are_called_concurrently_and_the_gil_is_released() -> None:
+    class Slow(Forwarding):
+        def prepare(self, request: Request) -> synodos.Promise:
+            time.sleep(0.3)
+            return super().prepare(request)
+
+        def accept(self, proposal: Proposal) -> Proposal:
+            time.sleep(0.3)
+            return super().accept(proposal)
+
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    start = time.monotonic()
+    try:
+        assert Proposer([Slow() for _ in range(5)], ids=1, call_timeout=5.0).propose(b"v") == b"v"
+    finally:
+        stop.set()
+        counter.join()
+    elapsed = time.monotonic() - start
+    # Called one after another, 5 acceptors x 2 phases x 0.3 s would take 3 s (or 1.8 s for
+    # a majority); concurrently, about 0.6 s.
+    assert elapsed < 1.5
+    assert ticks > 10_000  # Python code ran in another thread while propose waited
+
+
+def test_a_failing_log_is_a_storage_error_then_closed() -> None:
+    log = FailingLog()
+    acceptor = Acceptor(promise_log=log, accept_log=synodos.MemoryLog())
+    assert acceptor.prepare(Request(id=1, attempt=1)).is_granted()
+    log.fail = True
+    with pytest.raises(synodos.StorageError) as info:
+        acceptor.prepare(Request(id=2, attempt=1))
+    assert isinstance(info.value.__cause__, OSError)
+    assert info.value.__cause__.errno == 28
+    with pytest.raises(synodos.ClosedError):
+        acceptor.prepare(Request(id=3, attempt=1))
+
+
+def test_a_log_calling_back_into_its_acceptor_gets_an_error_not_a_deadlock() -> None:
+    holder: List[Acceptor] = []
+
+    class Reentrant(FailingLog):
+        def record(self, id: int, data: bytes) -> None:
+            holder[0].observe(Request())
+
+    acceptor = Acceptor(promise_log=Reentrant())
+    holder.append(acceptor)
+    with pytest.raises(synodos.StorageError) as info:
+        acceptor.prepare(Request(id=1, attempt=1))
+    assert isinstance(info.value.__cause__, synodos.InvalidArgumentError)
+
+
+def test_a_bad_log_object_is_refused() -> None:
+    with pytest.raises(TypeError):
+        Acceptor(promise_log=object())
