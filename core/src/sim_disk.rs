@@ -86,10 +86,28 @@ struct DiskState {
     generation: u64,
     locks: BTreeSet<String>,
     next_change: u64,
-    fail_syncs: u32,
+    /// Injected sync failures: let this many syncs pass, then fail this many.
+    sync_plan: (u32, u32),
     fail_writes: u32,
     syncs: u64,
     crashes: u64,
+}
+
+impl DiskState {
+    /// Whether this sync is one the plan says must fail.
+    fn sync_fails(&mut self) -> bool {
+        match self.sync_plan {
+            (0, 0) => false,
+            (0, fail) => {
+                self.sync_plan = (0, fail - 1);
+                true
+            }
+            (pass, fail) => {
+                self.sync_plan = (pass - 1, fail);
+                false
+            }
+        }
+    }
 }
 
 /// A simulated disk shared by clones: the files of one simulated machine.
@@ -127,7 +145,8 @@ impl SimDisk {
 
     /// The machine loses power: every file reverts to what was synced (per `crash`),
     /// directory entries revert to what the last directory sync made durable, locks are
-    /// released, and every open handle dies (its calls fail from now on).
+    /// released, injected failures are cleared, and every open handle dies (its calls
+    /// fail from now on).
     pub fn crash(&self, crash: Crash) {
         let mut st = self.state();
         let last = st.inodes.iter().enumerate().flat_map(|(i, n)| n.unsynced.iter().map(move |c| (c.0, i))).max();
@@ -147,6 +166,9 @@ impl SimDisk {
         }
         st.names = st.durable_names.clone();
         st.locks.clear();
+        // Injected faults belong to the machine that died.
+        st.sync_plan = (0, 0);
+        st.fail_writes = 0;
         st.generation += 1;
         st.crashes += 1;
     }
@@ -154,7 +176,13 @@ impl SimDisk {
     /// Make the next `n` syncs (file or directory) fail with an I/O error; the writes
     /// they would have made durable stay unsynced.
     pub fn fail_next_syncs(&self, n: u32) {
-        self.state().fail_syncs = n;
+        self.state().sync_plan = (0, n);
+    }
+
+    /// Let the next `pass` syncs succeed, then fail one: a crash at an exact point of a
+    /// multi-step operation (follow with [`crash`](Self::crash)).
+    pub fn fail_sync_after(&self, pass: u32) {
+        self.state().sync_plan = (pass, 1);
     }
 
     /// Make the next `n` writes fail with an I/O error (as a full disk would), changing nothing.
@@ -319,8 +347,7 @@ impl Storage for SimDir {
 
     fn sync_dir(&self) -> io::Result<()> {
         let mut st = self.disk.state();
-        if st.fail_syncs > 0 {
-            st.fail_syncs -= 1;
+        if st.sync_fails() {
             return Err(sim_error(format!("injected fsync failure on directory {}", self.dir)));
         }
         let prefix = self.path("");
@@ -379,8 +406,7 @@ impl StorageFile for SimFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.with(|st| {
-            if st.fail_syncs > 0 {
-                st.fail_syncs -= 1;
+            if st.sync_fails() {
                 return Err(sim_error("injected fsync failure"));
             }
             let inode = &mut st.inodes[self.inode];
