@@ -566,6 +566,42 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         Ok(entries)
     }
 
+    /// Every chosen entry from slot `from` on, in slot order, then each new one as it is
+    /// chosen (asking the acceptors every `poll_interval` while there is nothing new). The
+    /// stream ends only after an error, which it yields.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, ReplicatedLog, StdSleeper};
+    /// # futures::executor::block_on(async {
+    /// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+    /// let log = ReplicatedLog::new(Proposer::new(acceptors, CounterIdGenerator::new(1), StdSleeper).unwrap());
+    /// for v in ["a", "b", "c"] {
+    ///     log.append(v.as_bytes().to_vec()).await.unwrap();
+    /// }
+    /// let from_b: Vec<_> = log.entries(1).take(2).map(|e| e.unwrap().value).collect().await;
+    /// assert_eq!(from_b, [b"b".to_vec(), b"c".to_vec()]);
+    /// # });
+    /// ```
+    pub fn entries(&self, from: Slot) -> impl futures::Stream<Item = Result<Entry>> + '_ {
+        let state = (from, std::collections::VecDeque::<Entry>::new(), false);
+        futures::stream::unfold(state, move |(next, mut buffered, failed)| async move {
+            if failed {
+                return None;
+            }
+            loop {
+                if let Some(entry) = buffered.pop_front() {
+                    let after = entry.slot + 1;
+                    return Some((Ok(entry), (after, buffered, false)));
+                }
+                match self.wait(next, 256, Duration::from_secs(3600)).await {
+                    Ok(entries) => buffered.extend(entries),
+                    Err(e) => return Some((Err(e), (next, buffered, true))),
+                }
+            }
+        })
+    }
+
     /// [`read`](Self::read), but when nothing is chosen at `from` yet, ask again every
     /// `poll_interval` until something is or `timeout` passes (then an empty list).
     pub async fn wait(&self, from: Slot, max: usize, timeout: Duration) -> Result<Vec<Entry>> {
