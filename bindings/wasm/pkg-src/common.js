@@ -46,5 +46,6 @@ function setupSynodos(wasm) {
     decodeMessage: wasm.decodeMessage,
     runLogConformance: wasm.runLogConformance,
     majority: wasm.majority,
+    __memoryBytes: wasm.__memoryBytes,
   });
 }

@@ -1,0 +1,258 @@
+// Hand-written types of the `synodos` npm package (the same for the Node and browser builds).
+//
+// 64-bit numbers (ballots, slots, attempts, log ids) are `bigint`, exact over the whole
+// range. Where an argument is a 64-bit number, a non-negative safe-integer `number` is
+// accepted too; results are always `bigint`. Values are `Uint8Array`.
+//
+// Memory: every class is backed by WebAssembly memory. Objects are released when the
+// garbage collector reclaims them (FinalizationRegistry); `free()` releases one at once.
+// A freed object must not be used again.
+
+/** Phase 1a: ask an acceptor to promise ballot `id` for `slot`. */
+export interface Request {
+  id: bigint;
+  /** The proposer's attempt number (informational). */
+  attempt?: bigint;
+  slot?: bigint;
+}
+
+/** Phase 2a (and its answer, and observed entries): `value` at ballot `id` for `slot`. */
+export interface Proposal {
+  id: bigint;
+  slot?: bigint;
+  value?: Uint8Array;
+  /** Non-zero only in a rejected accept: the higher ballot the acceptor has promised. */
+  promised?: bigint;
+}
+
+/** Phase 1b: an acceptor's answer to a `Request`. */
+export interface PaxosPromise {
+  id: bigint;
+  slot?: bigint;
+  /** What the acceptor has accepted for this slot, if anything. */
+  accepted?: Proposal | null;
+  /** Non-zero only in a rejection: the higher ballot the acceptor has promised. */
+  promised?: bigint;
+  /** One past the highest slot this acceptor has accepted anything at. */
+  frontier?: bigint;
+}
+
+
+/** A message as returned by the library: every field present. */
+export interface RequestMessage {
+  id: bigint;
+  attempt: bigint;
+  slot: bigint;
+}
+export interface ProposalMessage {
+  id: bigint;
+  slot: bigint;
+  value: Uint8Array;
+  promised: bigint;
+}
+export interface PromiseMessage {
+  id: bigint;
+  slot: bigint;
+  accepted: ProposalMessage | null;
+  promised: bigint;
+  frontier: bigint;
+}
+
+/** A chosen log entry. */
+export interface Entry {
+  slot: bigint;
+  value: Uint8Array;
+}
+
+/** 64-bit numbers may be passed as `bigint` or as a non-negative safe integer. */
+export type U64 = bigint | number;
+
+/** The transport seam: how a proposer reaches one acceptor. Each method may return the
+ * answer or a Promise of it; a throw or a rejection counts as that acceptor failing (the
+ * error is kept as `cause`). */
+export interface AcceptorClient {
+  prepare(request: RequestMessage): PaxosPromise | PromiseLike<PaxosPromise>;
+  accept(proposal: ProposalMessage): Proposal | PromiseLike<Proposal>;
+  /** Needed only by `ReplicatedLog.read`/`wait`/`entries`. */
+  observe?(request: RequestMessage): Proposal[] | PromiseLike<Proposal[]>;
+}
+
+/** A log record: `[id, data]`. */
+export type LogRecord = [id: bigint, data: Uint8Array];
+
+/** Acceptor storage written in JS: an append-only sequence of records with increasing ids.
+ * The methods are called synchronously (a returned Promise is an error). The contract is
+ * checked by `runLogConformance`. */
+export interface Log {
+  /** Append one record; durable on return. Throw on an id not above the last one. */
+  record(id: bigint, data: Uint8Array): void;
+  /** Append several records as one unit (optional; otherwise `record` is called for each). */
+  recordBatch?(records: LogRecord[]): void;
+  /** The record with the highest id, or null. */
+  last(): LogRecord | null | undefined;
+  /** Visit the records with `start <= id <= stop`, in id order (or return them). */
+  range(start: bigint, stop: bigint, visit: (id: bigint, data: Uint8Array) => void): void | LogRecord[];
+  /** Forget every record with `id < before` (needed only by `Acceptor.trim`). */
+  trim?(before: bigint): void;
+}
+
+/** Error codes (`SynodosError.code`). */
+export type ErrorCode =
+  | 'NO_QUORUM'
+  | 'TIMEOUT'
+  | 'REJECTED'
+  | 'STORAGE'
+  | 'TRANSPORT'
+  | 'INVALID_MESSAGE'
+  | 'INVALID_ARGUMENT'
+  | 'ID_EXHAUSTED'
+  | 'CLOSED';
+
+/** Every error synodos throws or rejects with. */
+export class SynodosError extends Error {
+  readonly name: 'SynodosError';
+  readonly code: ErrorCode;
+  /** The exception a user's client or log threw (for NO_QUORUM: the first one among the
+   * failures), unchanged. */
+  readonly cause?: unknown;
+  /** NO_QUORUM: why each failing acceptor failed in the last attempt. */
+  readonly failures?: SynodosError[];
+  /** NO_QUORUM: acceptors needed, acceptors in all, ballots tried. */
+  readonly needed?: number;
+  readonly acceptors?: number;
+  readonly attempts?: number;
+  /** In an entry of `failures`: the acceptor's index. */
+  readonly acceptor?: number;
+  /** REJECTED: the ballot the acceptor had promised. */
+  readonly promised?: bigint;
+}
+
+/** A source of ballots, shared by proposers of one node. */
+export interface IdGenerator {
+  next(): bigint;
+  observe(seen: U64): void;
+  free(): void;
+}
+
+/** Ballots `round << 16 | nodeId`, no clock. Every proposer needs its own `nodeId`. */
+export class CounterIdGenerator implements IdGenerator {
+  constructor(nodeId: number);
+  next(): bigint;
+  observe(seen: U64): void;
+  free(): void;
+}
+
+/** The ancestor's `millis << 8 | serverId` over `Date.now()`, strictly increasing. */
+export class ServerIdGenerator implements IdGenerator {
+  constructor(serverId: number);
+  next(): bigint;
+  observe(seen: U64): void;
+  free(): void;
+}
+
+/** Proposer settings. One of `nodeId` and `ids` is required. */
+export interface ProposerOptions {
+  /** This proposer's node id (0..65535): ballots from a `CounterIdGenerator(nodeId)`. */
+  nodeId?: number;
+  /** A shared id generator. */
+  ids?: CounterIdGenerator | ServerIdGenerator;
+  /** How long one prepare or accept may take (default 1000). */
+  callTimeoutMs?: number;
+  /** Ballots to try before NO_QUORUM (default 20). */
+  maxAttempts?: number;
+  /** Backoff before the second attempt is drawn from [0, backoffMinMs] (default 1). */
+  backoffMinMs?: number;
+  /** Largest backoff range (default 200). */
+  backoffMaxMs?: number;
+  /** How often `ReplicatedLog.wait` asks again (default 10). */
+  pollIntervalMs?: number;
+  /** Seed of the backoff jitter (default: random). */
+  seed?: U64;
+}
+
+/** An in-process acceptor over two logs (omitted: new `MemoryLog`s). Pass it to a
+ * `Proposer` directly, or serve it over your RPC with `prepare`/`accept`/`observe`. */
+export class Acceptor {
+  constructor(promiseLog?: MemoryLog | Log, acceptLog?: MemoryLog | Log);
+  prepare(request: Request): PromiseMessage;
+  accept(proposal: Proposal): ProposalMessage;
+  observe(request: Request): ProposalMessage[];
+  /** Forget accepted proposals below `slot`. */
+  trim(slot: U64): void;
+  /** The highest ballot promised. */
+  readonly promised: bigint;
+  free(): void;
+}
+
+/** A log in memory. Acceptors built over the same `MemoryLog`s share their records. */
+export class MemoryLog implements Log {
+  constructor();
+  record(id: U64, data: Uint8Array): void;
+  last(): LogRecord | null;
+  range(start: U64, stop: U64, visit: (id: bigint, data: Uint8Array) => void): void;
+  trim(before: U64): void;
+  readonly length: number;
+  free(): void;
+}
+
+/** Proposes values; the core fans out to all acceptors, finishes at a majority, times out
+ * each call, backs off and retries with higher ballots. */
+export class Proposer {
+  constructor(clients: Array<Acceptor | AcceptorClient>, options: ProposerOptions);
+  /** Propose `value` for the single decree; resolves to the value actually chosen. */
+  propose(value: Uint8Array): Promise<Uint8Array>;
+  /** Propose `value` for one slot of a log. */
+  proposeAt(slot: U64, value: Uint8Array): Promise<Uint8Array>;
+  free(): void;
+}
+
+/** A replicated log: one Paxos instance per slot. */
+export class ReplicatedLog {
+  constructor(clients: Array<Acceptor | AcceptorClient>, options: ProposerOptions);
+  /** Append at the first free slot; resolves to where `value` landed. */
+  append(value: Uint8Array): Promise<Entry>;
+  /** Chosen entries from `from` on (at most `max`), stopping at the first unknown slot. */
+  read(from: U64, max?: number): Promise<Entry[]>;
+  /** `read`, polling until something is chosen at `from` or `timeoutMs` passes. */
+  wait(from: U64, max: number, timeoutMs: number): Promise<Entry[]>;
+  /** Every chosen entry from `from` on, in order, waiting for new ones (never ends by
+   * itself: `break` out of the loop). */
+  entries(from?: U64, options?: { waitMs?: number }): AsyncGenerator<Entry, never, undefined>;
+  /** The lowest slot this handle has not yet seen chosen. */
+  readonly nextSlot: bigint;
+  free(): void;
+}
+
+export type MessageKind = 'request' | 'promise' | 'proposal';
+
+/** Encode a message as wire JSON (the ancestor's field names, bytes as base64). */
+export function encodeMessage(kind: 'request', message: Request): string;
+export function encodeMessage(kind: 'promise', message: PaxosPromise): string;
+export function encodeMessage(kind: 'proposal', message: Proposal): string;
+/** Decode wire JSON; throws SynodosError INVALID_MESSAGE. */
+export function decodeMessage(kind: 'request', json: string): RequestMessage;
+export function decodeMessage(kind: 'promise', json: string): PromiseMessage;
+export function decodeMessage(kind: 'proposal', json: string): ProposalMessage;
+
+/** Run the core's storage conformance kit against a JS log. `open(name)` returns the log
+ * stored under `name` (a second `open` of a name is a reopen). Returns the checks passed;
+ * throws SynodosError naming the first failure. */
+export function runLogConformance(open: (name: string) => Log): string[];
+
+/** How many acceptors make a majority of `n`. */
+export function majority(n: number): number;
+
+declare const synodos: {
+  SynodosError: typeof SynodosError;
+  Acceptor: typeof Acceptor;
+  MemoryLog: typeof MemoryLog;
+  Proposer: typeof Proposer;
+  ReplicatedLog: typeof ReplicatedLog;
+  CounterIdGenerator: typeof CounterIdGenerator;
+  ServerIdGenerator: typeof ServerIdGenerator;
+  encodeMessage: typeof encodeMessage;
+  decodeMessage: typeof decodeMessage;
+  runLogConformance: typeof runLogConformance;
+  majority: typeof majority;
+};
+export default synodos;

@@ -435,3 +435,17 @@ pub fn decode_message(kind: &str, json: &str) -> Result<JsValue, JsValue> {
 pub fn majority(n: u32) -> u32 {
     synodos::majority(n as usize) as u32
 }
+
+/// Internal (tests): the size of the wasm linear memory in bytes. It only ever grows, so a
+/// value that stops growing shows that memory is being reused.
+#[wasm_bindgen(js_name = "__memoryBytes", skip_typescript)]
+pub fn memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as f64) * 65536.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}
