@@ -16,5 +16,5 @@ test-python: build-python
 
 # Decisions per second: local acceptors, Python clients, Rust, composable-paxos (PyPI).
 bench-python: build-python
-	@$(VPY) -c 'import composable_paxos' 2>/dev/null || $(VPY) -m pip install -q --disable-pip-version-check composable-paxos==1.0.2
+	@$(VPY) -c 'import composable_paxos' 2>/dev/null || $(VPY) -m pip install -q --disable-pip-version-check composable-paxos==1.0.0
 	$(VPY) bindings/python/bench/bench.py

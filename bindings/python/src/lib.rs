@@ -7,6 +7,8 @@
 pub mod acceptor;
 pub mod client;
 pub mod errors;
+#[cfg(feature = "file-log")]
+pub mod file_log;
 pub mod ids;
 pub mod logs;
 pub mod messages;
@@ -24,6 +26,8 @@ fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<messages::PyProposal>()?;
     m.add_class::<messages::PyEntry>()?;
     m.add_class::<logs::PyMemoryLog>()?;
+    #[cfg(feature = "file-log")]
+    m.add_class::<file_log::PyFileLog>()?;
     m.add_class::<acceptor::PyAcceptor>()?;
     m.add_class::<ids::PyManualClock>()?;
     m.add_class::<ids::PyServerIdGenerator>()?;

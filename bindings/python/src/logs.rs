@@ -91,7 +91,7 @@ pub enum AnyLog {
     Memory(MemoryLog),
     /// The core's durable file log.
     #[cfg(feature = "file-log")]
-    File(synodos::file_log::FileLog),
+    File(crate::file_log::SharedFileLog),
     /// A log written in Python.
     Py(PyLog),
 }

@@ -117,9 +117,9 @@ pub struct PyPromise(pub Promise);
 #[pymethods]
 impl PyPromise {
     #[new]
-    #[pyo3(signature = (id = 0, slot = 0, accepted = None, promised = 0))]
-    fn new(id: u64, slot: u64, accepted: Option<&Bound<'_, PyProposal>>, promised: u64) -> Self {
-        PyPromise(Promise { id, slot, accepted: accepted.map(|p| p.get().0.clone()), promised })
+    #[pyo3(signature = (id = 0, slot = 0, accepted = None, promised = 0, frontier = 0))]
+    fn new(id: u64, slot: u64, accepted: Option<&Bound<'_, PyProposal>>, promised: u64, frontier: u64) -> Self {
+        PyPromise(Promise { id, slot, accepted: accepted.map(|p| p.get().0.clone()), promised, frontier })
     }
     /// The ballot of the request this answers.
     #[getter]
@@ -141,6 +141,11 @@ impl PyPromise {
     fn promised(&self) -> u64 {
         self.0.promised
     }
+    /// One past the highest slot this acceptor has accepted anything at (0 if none).
+    #[getter]
+    fn frontier(&self) -> u64 {
+        self.0.frontier
+    }
     /// Whether the promise was granted.
     fn is_granted(&self) -> bool {
         self.0.is_granted()
@@ -150,7 +155,10 @@ impl PyPromise {
             None => "None".to_string(),
             Some(p) => PyProposal(p.clone()).__repr__(py),
         };
-        format!("Promise(id={}, slot={}, accepted={}, promised={})", self.0.id, self.0.slot, accepted, self.0.promised)
+        format!(
+            "Promise(id={}, slot={}, accepted={}, promised={}, frontier={})",
+            self.0.id, self.0.slot, accepted, self.0.promised, self.0.frontier
+        )
     }
     /// The JSON wire form.
     fn to_json(&self, py: Python<'_>) -> PyResult<String> {
