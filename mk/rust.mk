@@ -24,3 +24,9 @@ sim-long: setup-rust
 bench: bench-rust
 bench-rust: setup-rust
 	$(CARGO) bench -p synodos --bench throughput
+
+# The long kill -9 run: 10,000 kills of an acceptor on FileLogs; prints
+# "crash: cycles N, acknowledged N, lost N" (lost must be 0).
+.PHONY: crash-long
+crash-long: setup-rust
+	SYNODOS_CRASH_CYCLES=10000 $(CARGO) test --release -p synodos --test crash -- --nocapture kill_9_loop_loses
