@@ -1,4 +1,20 @@
-# js binding: filled in by the js binding's issue.
-.PHONY: test-js
-test-js:
-	@echo "(js binding not built yet)"
+# JavaScript binding: the `synodos` npm package (bindings/wasm) and its tests (tests/js).
+# `make test-js` installs what it needs (scripts/setup-js.sh), builds the package, and runs
+# the Node suites and the headless Chromium test.
+.PHONY: setup-js build-js test-js bench-js
+JS_TESTS := tests/js
+
+setup-js:
+	@bash scripts/setup-js.sh
+
+build-js: setup-js
+	bash bindings/wasm/build.sh
+	cd $(JS_TESTS) && npm ci --no-audit --no-fund
+
+test-js: build-js
+	cd $(JS_TESTS) && npx tsc -p tsconfig.json
+	cd $(JS_TESTS) && node --test node/ browser/
+
+# Decisions per second in Node (local acceptors, JS clients) next to the Rust figure.
+bench-js: build-js
+	node $(JS_TESTS)/bench/bench.mjs

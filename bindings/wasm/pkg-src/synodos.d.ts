@@ -8,33 +8,37 @@
 // garbage collector reclaims them (FinalizationRegistry); `free()` releases one at once.
 // A freed object must not be used again.
 
+/** 64-bit numbers may be passed as `bigint` or as a non-negative safe integer. */
+export type U64 = bigint | number;
+
+/** Messages as accepted by the library (inputs): absent numbers are 0. */
 /** Phase 1a: ask an acceptor to promise ballot `id` for `slot`. */
 export interface Request {
-  id: bigint;
+  id: U64;
   /** The proposer's attempt number (informational). */
-  attempt?: bigint;
-  slot?: bigint;
+  attempt?: U64;
+  slot?: U64;
 }
 
 /** Phase 2a (and its answer, and observed entries): `value` at ballot `id` for `slot`. */
 export interface Proposal {
-  id: bigint;
-  slot?: bigint;
+  id: U64;
+  slot?: U64;
   value?: Uint8Array;
   /** Non-zero only in a rejected accept: the higher ballot the acceptor has promised. */
-  promised?: bigint;
+  promised?: U64;
 }
 
 /** Phase 1b: an acceptor's answer to a `Request`. */
 export interface PaxosPromise {
-  id: bigint;
-  slot?: bigint;
+  id: U64;
+  slot?: U64;
   /** What the acceptor has accepted for this slot, if anything. */
   accepted?: Proposal | null;
   /** Non-zero only in a rejection: the higher ballot the acceptor has promised. */
-  promised?: bigint;
+  promised?: U64;
   /** One past the highest slot this acceptor has accepted anything at. */
-  frontier?: bigint;
+  frontier?: U64;
 }
 
 
@@ -63,9 +67,6 @@ export interface Entry {
   slot: bigint;
   value: Uint8Array;
 }
-
-/** 64-bit numbers may be passed as `bigint` or as a non-negative safe integer. */
-export type U64 = bigint | number;
 
 /** The transport seam: how a proposer reaches one acceptor. Each method may return the
  * answer or a Promise of it; a throw or a rejection counts as that acceptor failing (the
