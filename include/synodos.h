@@ -544,6 +544,13 @@ synodos_status synodos_log_conformance_run(synodos_log_open_fn open,
                                            void *user_data,
                                            size_t *checks_passed);
 
+// Open (or create) a durable file log in directory `dir` (NUL-terminated path, created if
+// missing) in `*out`: every record is fsync'ed before the call returns, a torn tail left by a
+// crash is cut off on open, and a lock file keeps a second opener out (in this or another
+// process) until the handle, or the acceptor it was given to, is freed.
+// Use one directory per log (an acceptor needs two).
+synodos_status synodos_log_new_file(const char *dir, struct synodos_log **out);
+
 // Free the bytes in `*bytes` and set it to `{NULL, 0}`. NULL, or an empty value, is a no-op.
 void synodos_bytes_free(struct synodos_bytes *bytes);
 

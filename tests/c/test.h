@@ -33,7 +33,7 @@
 #define CHECK_BYTES(bytes, text)                                                 \
   do {                                                                           \
     const char *want_ = (text);                                                  \
-    if ((bytes).len != strlen(want_) || memcmp((bytes).ptr, want_, (bytes).len)) { \
+    if ((bytes).len != strlen(want_) || ((bytes).len && memcmp((bytes).ptr, want_, (bytes).len))) { \
       fprintf(stderr, "%s:%d: bytes are \"%.*s\", expected \"%s\"\n", __FILE__,  \
               __LINE__, (int)(bytes).len, (const char *)(bytes).ptr, want_);     \
       exit(1);                                                                   \

@@ -7,7 +7,7 @@ use synodos::{wire, Acceptor, Error, LocalAcceptor, Request};
 
 use crate::error::{guard, guard_or, synodos_status, Fail};
 use crate::log::{synodos_log, DynLog};
-use crate::memory::{borrow, borrow_mut, free_handle, handle, put, slice, synodos_bytes};
+use crate::memory::{borrow, borrow_mut, free_handle, give, put, slice, synodos_bytes};
 use crate::message::{
     synodos_promise, synodos_proposal, synodos_proposal_list, synodos_proposal_view, synodos_request,
 };
@@ -36,7 +36,7 @@ pub extern "C" fn synodos_acceptor_new_memory(out: *mut *mut synodos_acceptor) -
         let accepts: DynLog = Box::new(synodos::MemoryLog::new());
         let acceptor = Acceptor::new(promises, accepts)?;
         // SAFETY: NULL or writable (contract).
-        unsafe { put(out, handle(synodos_acceptor { inner: LocalAcceptor::new(acceptor) }), "out") }
+        unsafe { give(out, synodos_acceptor { inner: LocalAcceptor::new(acceptor) }, "out") }
     })
 }
 
@@ -63,7 +63,7 @@ pub extern "C" fn synodos_acceptor_new(
         let accepts = accepts.ok_or(Fail::Null("accept_log"))?;
         let acceptor = Acceptor::new(promises.inner, accepts.inner)?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(synodos_acceptor { inner: LocalAcceptor::new(acceptor) }), "out") }
+        unsafe { give(out, synodos_acceptor { inner: LocalAcceptor::new(acceptor) }, "out") }
     })
 }
 
@@ -79,7 +79,7 @@ pub extern "C" fn synodos_acceptor_clone(
         // SAFETY: NULL or a valid handle (contract).
         let a = unsafe { borrow(acceptor, "acceptor") }?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(synodos_acceptor { inner: a.inner.clone() }), "out") }
+        unsafe { give(out, synodos_acceptor { inner: a.inner.clone() }, "out") }
     })
 }
 

@@ -7,7 +7,7 @@ use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 
 use crate::acceptor::{synodos_acceptor, Local};
 use crate::error::{callback_failure, clear_callback_message, guard, guard_or, synodos_status, Fail, SYNODOS_OK};
-use crate::memory::{borrow, free_handle, handle, put};
+use crate::memory::{borrow, free_handle, give, put};
 use crate::message::{
     synodos_promise, synodos_proposal, synodos_proposal_list, synodos_proposal_view, synodos_request,
 };
@@ -205,7 +205,7 @@ pub extern "C" fn synodos_client_new_local(
         // SAFETY: NULL or a valid handle (contract).
         let a = unsafe { borrow(acceptor, "acceptor") }?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(synodos_client { inner: Client::Local(a.inner.clone()) }), "out") }
+        unsafe { give(out, synodos_client { inner: Client::Local(a.inner.clone()) }, "out") }
     })
 }
 
@@ -232,7 +232,7 @@ pub extern "C" fn synodos_client_new_callbacks(
         };
         let client = synodos_client { inner: Client::Callbacks(Arc::new(client)) };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(client), "out") }
+        unsafe { give(out, client, "out") }
     })
 }
 

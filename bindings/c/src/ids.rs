@@ -5,7 +5,7 @@ use std::sync::Arc;
 use synodos::{CounterIdGenerator, IdGenerator, ServerIdGenerator, SystemClock};
 
 use crate::error::{guard, guard_or, synodos_status};
-use crate::memory::{borrow, free_handle, handle, put};
+use crate::memory::{borrow, free_handle, give, put};
 
 /// A ballot generator: strictly increasing ballots, never shared between two node ids.
 ///
@@ -25,7 +25,7 @@ pub extern "C" fn synodos_id_generator_new_counter(
     guard(|| {
         let ids = synodos_id_generator { inner: Arc::new(CounterIdGenerator::new(node_id)) };
         // SAFETY: NULL or writable (contract).
-        unsafe { put(out, handle(ids), "out") }
+        unsafe { give(out, ids, "out") }
     })
 }
 
@@ -40,7 +40,7 @@ pub extern "C" fn synodos_id_generator_new_server(
     guard(|| {
         let ids = synodos_id_generator { inner: Arc::new(ServerIdGenerator::new(server_id, SystemClock)) };
         // SAFETY: NULL or writable (contract).
-        unsafe { put(out, handle(ids), "out") }
+        unsafe { give(out, ids, "out") }
     })
 }
 

@@ -7,7 +7,7 @@ use synodos::{Error, Log, MemoryLog, Result};
 
 use crate::error::{callback_failure, clear_callback_message, code_of, guard, guard_or, synodos_status, Fail};
 use crate::error::{SYNODOS_ERR_INVALID_ARGUMENT, SYNODOS_ERR_STORAGE, SYNODOS_OK};
-use crate::memory::{borrow, borrow_mut, free_handle, handle, put, slice, synodos_bytes};
+use crate::memory::{borrow, borrow_mut, free_handle, give, put, slice, synodos_bytes};
 
 /// A log as stored in a handle: any implementation, movable to another thread.
 pub(crate) type DynLog = Box<dyn Log + Send>;
@@ -198,7 +198,7 @@ impl Log for CLog {
 pub extern "C" fn synodos_log_new_memory(out: *mut *mut synodos_log) -> synodos_status {
     guard(|| {
         // SAFETY: NULL or writable (contract).
-        unsafe { put(out, handle(synodos_log { inner: Box::new(MemoryLog::new()) }), "out") }
+        unsafe { give(out, synodos_log { inner: Box::new(MemoryLog::new()) }, "out") }
     })
 }
 
@@ -227,7 +227,7 @@ pub extern "C" fn synodos_log_new_callbacks(
             free_user_data: cb.free_user_data,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(synodos_log { inner: Box::new(log) }), "out") }
+        unsafe { give(out, synodos_log { inner: Box::new(log) }, "out") }
     })
 }
 
@@ -391,5 +391,27 @@ pub extern "C" fn synodos_log_conformance_run(
             unsafe { checks_passed.write(report.checks.len()) };
         }
         Ok(())
+    })
+}
+
+/// Open (or create) a durable file log in directory `dir` (NUL-terminated path, created if
+/// missing) in `*out`: every record is fsync'ed before the call returns, a torn tail left by a
+/// crash is cut off on open, and a lock file keeps a second opener out (in this or another
+/// process) until the handle, or the acceptor it was given to, is freed.
+/// Use one directory per log (an acceptor needs two).
+#[no_mangle]
+pub extern "C" fn synodos_log_new_file(dir: *const c_char, out: *mut *mut synodos_log) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
+        if dir.is_null() {
+            return Err(Fail::Null("dir"));
+        }
+        // SAFETY: non-NULL and NUL-terminated (contract).
+        let bytes = unsafe { std::ffi::CStr::from_ptr(dir) }.to_bytes();
+        let path = std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes));
+        let log = synodos::FileLog::open(path)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { give(out, synodos_log { inner: Box::new(log) }, "out") }
     })
 }

@@ -114,3 +114,17 @@ pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
         drop(unsafe { Box::from_raw(ptr) });
     }
 }
+
+/// Box `value` and hand it to C through the out-parameter `out`; when `out` is NULL nothing is
+/// allocated (and `value` is dropped).
+///
+/// # Safety
+/// `out` must be NULL or valid for a write of a pointer.
+pub(crate) unsafe fn give<T>(out: *mut *mut T, value: T, what: &'static str) -> Result<(), Fail> {
+    if out.is_null() {
+        return Err(Fail::Null(what));
+    }
+    // SAFETY: non-NULL, and the caller guarantees it is writable.
+    unsafe { out.write(handle(value)) };
+    Ok(())
+}

@@ -4,7 +4,7 @@
 use synodos::{wire, Entry, Promise, Proposal, Request};
 
 use crate::error::{guard, guard_or, synodos_status, Fail};
-use crate::memory::{borrow, borrow_mut, handle, put, slice, synodos_bytes};
+use crate::memory::{borrow, borrow_mut, give, put, slice, synodos_bytes};
 use synodos::Error;
 
 /// Phase 1a (prepare), also the argument of `observe` (where `slot` is the first slot
@@ -221,7 +221,7 @@ pub extern "C" fn synodos_request_to_json(request: *const synodos_request, out: 
 pub extern "C" fn synodos_promise_new(out: *mut *mut synodos_promise) -> synodos_status {
     guard(|| {
         // SAFETY: `out` is NULL or writable (contract).
-        unsafe { put(out, handle(synodos_promise::default()), "out") }
+        unsafe { give(out, synodos_promise::default(), "out") }
     })
 }
 
@@ -334,7 +334,7 @@ pub extern "C" fn synodos_promise_to_json(promise: *const synodos_promise, out: 
 pub extern "C" fn synodos_proposal_new(out: *mut *mut synodos_proposal) -> synodos_status {
     guard(|| {
         // SAFETY: `out` is NULL or writable (contract).
-        unsafe { put(out, handle(synodos_proposal::default()), "out") }
+        unsafe { give(out, synodos_proposal::default(), "out") }
     })
 }
 
@@ -420,7 +420,7 @@ pub extern "C" fn synodos_proposal_to_json(
 pub extern "C" fn synodos_proposal_list_new(out: *mut *mut synodos_proposal_list) -> synodos_status {
     guard(|| {
         // SAFETY: NULL or writable (contract).
-        unsafe { put(out, handle(synodos_proposal_list::default()), "out") }
+        unsafe { give(out, synodos_proposal_list::default(), "out") }
     })
 }
 

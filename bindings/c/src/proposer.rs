@@ -7,7 +7,7 @@ use synodos::{Error, Proposer, ProposerConfig, ReplicatedLog, StdSleeper};
 use crate::client::{synodos_client, Client};
 use crate::error::{guard, guard_or, synodos_status, Fail};
 use crate::ids::synodos_id_generator;
-use crate::memory::{borrow, free_handle, handle, put, slice, synodos_bytes};
+use crate::memory::{borrow, free_handle, give, put, slice, synodos_bytes};
 use crate::message::synodos_entry_list;
 
 /// Timeouts, retries and backoff of a proposer. Get the defaults from
@@ -143,7 +143,7 @@ pub extern "C" fn synodos_proposer_new(
         // SAFETY: forwarded from this function's contract.
         let inner = unsafe { build(clients, count, ids, config) }?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(synodos_proposer { inner }), "out") }
+        unsafe { give(out, synodos_proposer { inner }, "out") }
     })
 }
 
@@ -207,7 +207,7 @@ pub extern "C" fn synodos_replicated_log_new(
         let proposer = unsafe { build(clients, count, ids, config) }?;
         let log = synodos_replicated_log { inner: ReplicatedLog::new(proposer) };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle(log), "out") }
+        unsafe { give(out, log, "out") }
     })
 }
 

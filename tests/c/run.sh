@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Build every C test twice and run it twice: with -fsanitize=address,undefined (ASan, UBSan,
+# LeakSanitizer; any report fails the test), and without sanitizers under
+# `valgrind --leak-check=full --error-exitcode=1`. The README's C example (extracted from
+# README.md) is one of the tests.
+#
+# usage: tests/c/run.sh LIBDIR OUTDIR   (LIBDIR holds libsynodos.a; run from anywhere)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+LIBDIR="$(cd "$1" && pwd)"
+OUT="$2"
+CC="${CC:-gcc}"
+mkdir -p "$OUT/asan" "$OUT/valgrind" "$OUT/logs"
+OUT="$(cd "$OUT" && pwd)"
+
+TESTS=(test_vectors test_cluster test_competing test_failing_callback test_c_log readme_example)
+
+# The README's example, verbatim: the first ```c block after "## C quick start".
+awk '/^## C quick start/{s=1; next} s && /^## /{exit} s && /^```c$/{c=1; next} c && /^```$/{exit} c{print}' \
+  "$ROOT/README.md" > "$OUT/readme_example.c"
+if [ ! -s "$OUT/readme_example.c" ]; then
+  echo "run.sh: no \`\`\`c block under '## C quick start' in README.md" >&2
+  exit 1
+fi
+
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1 -I"$ROOT/include" -I"$ROOT/tests/c")
+LIBS=("$LIBDIR/libsynodos.a" -lpthread -ldl -lm)
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+src_of() {
+  if [ "$1" = readme_example ]; then echo "$OUT/readme_example.c"; else echo "$ROOT/tests/c/$1.c"; fi
+}
+
+for t in "${TESTS[@]}"; do
+  src="$(src_of "$t")"
+  "$CC" "${CFLAGS[@]}" "${SAN[@]}" -o "$OUT/asan/$t" "$src" "${LIBS[@]}"
+  "$CC" "${CFLAGS[@]}" -o "$OUT/valgrind/$t" "$src" "${LIBS[@]}"
+done
+
+passed=0
+failed=0
+report() { # name, status, log
+  if [ "$2" -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "ok   $1"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $1 (log: $3)"
+    tail -n 40 "$3" | sed 's/^/    /'
+  fi
+}
+
+cd "$ROOT" # the tests read tests/vectors/ relative to the repository
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+for t in "${TESTS[@]}"; do
+  log="$OUT/logs/$t.asan.log"
+  rc=0
+  "$OUT/asan/$t" > "$log" 2>&1 || rc=$?
+  # Any sanitizer report counts, even one that did not change the exit status.
+  if grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$log"; then rc=1; fi
+  report "asan+ubsan $t" "$rc" "$log"
+done
+for t in "${TESTS[@]}"; do
+  log="$OUT/logs/$t.valgrind.log"
+  rc=0
+  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
+    --suppressions="$ROOT/tests/c/valgrind.supp" \
+    "$OUT/valgrind/$t" > "$log" 2>&1 || rc=$?
+  if grep -qE "^==[0-9]+== " "$log"; then rc=1; fi # valgrind -q prints only reports
+  report "valgrind $t" "$rc" "$log"
+done
+
+echo "c: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
