@@ -8,11 +8,13 @@ fn main() {
     let started = std::time::Instant::now();
     let summary = synodos::sim::run_many(first..first + count, None);
     println!(
-        "{} schedules run, {} violations ({} events, {} acceptor crashes, {:.1} s)",
+        "{} schedules run, {} violations ({} events, {} acceptor crashes, {} on a simulated disk with {} crashes mid-write, {:.1} s)",
         summary.schedules,
         summary.violations,
         summary.events,
         summary.crashes,
+        summary.disk_schedules,
+        summary.crashed_writes,
         started.elapsed().as_secs_f64()
     );
     if let Some((seed, what)) = summary.first_failure {

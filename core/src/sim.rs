@@ -19,11 +19,15 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use crate::acceptor::AcceptorCore;
+#[cfg(feature = "file-log")]
+use crate::file_log::FileLog;
 use crate::id::{CounterIdGenerator, IdGenerator};
 use crate::learner::Learner;
-use crate::log::MemoryLog;
+use crate::log::{Log, MemoryLog};
 use crate::message::{Ballot, Promise, Proposal, Request, Slot};
 use crate::proposer::{majority, Attempt, Progress};
+#[cfg(feature = "file-log")]
+use crate::sim_disk::{Crash, SimDir, SimDisk};
 use crate::Mutation;
 
 /// The shape and fault rates of one schedule (drawn from the seed by [`run`]).
@@ -49,6 +53,9 @@ pub struct Scenario {
     pub deadline: u64,
     /// Whether proposers skip phase 1 under a leader lease.
     pub leases: bool,
+    /// Whether acceptors keep their logs in `FileLog`s on a simulated disk that loses
+    /// unsynced writes (and crash mid-write), instead of memory logs.
+    pub disk: bool,
 }
 
 impl Scenario {
@@ -66,6 +73,7 @@ impl Scenario {
             faults_until,
             deadline: faults_until + 20_000,
             leases: rng.bool(),
+            disk: cfg!(feature = "file-log") && rng.f64() < 0.3,
         }
     }
 }
@@ -81,6 +89,8 @@ pub struct Outcome {
     pub chosen: usize,
     /// Acceptor crashes injected.
     pub crashes: u64,
+    /// Crashes in the middle of a log write (disk schedules only).
+    pub crashed_writes: u64,
     /// A digest of the whole run, equal for equal seeds.
     pub digest: u64,
     /// The scenario played.
@@ -111,10 +121,69 @@ enum Event {
     Restart(usize),
 }
 
+/// An acceptor's durable state: memory logs (every write durable at once), or real
+/// `FileLog`s on a simulated disk that loses unsynced writes and tears the last one.
+enum SimStorage {
+    Memory {
+        promise_log: MemoryLog,
+        accept_log: MemoryLog,
+    },
+    #[cfg(feature = "file-log")]
+    Disk {
+        disk: SimDisk,
+        logs: Option<Box<(FileLog<SimDir>, FileLog<SimDir>)>>,
+    },
+}
+
+impl SimStorage {
+    fn logs(&mut self) -> Option<(&mut dyn Log, &mut dyn Log)> {
+        match self {
+            SimStorage::Memory { promise_log, accept_log } => Some((promise_log, accept_log)),
+            #[cfg(feature = "file-log")]
+            SimStorage::Disk { logs, .. } => logs.as_deref_mut().map(|(p, a)| (p as &mut dyn Log, a as &mut dyn Log)),
+        }
+    }
+
+    /// The process dies: a disk loses what was not synced (tearing the last write after
+    /// `keep` bytes).
+    fn crash(&mut self, keep: usize) {
+        #[cfg(feature = "file-log")]
+        if let SimStorage::Disk { disk, logs } = self {
+            *logs = None;
+            disk.crash(Crash::TornLastWrite { keep });
+        }
+        let _ = keep;
+    }
+
+    /// Arrange for the next write to fail before it is durable (a disk only).
+    fn fail_next_write(&mut self) -> bool {
+        #[cfg(feature = "file-log")]
+        if let SimStorage::Disk { disk, .. } = self {
+            disk.fail_next_syncs(1);
+            return true;
+        }
+        false
+    }
+
+    /// Restart: reopen the logs and rebuild the acceptor from them.
+    fn recover(&mut self, mutation: Option<Mutation>) -> crate::Result<AcceptorCore> {
+        #[cfg(feature = "file-log")]
+        if let SimStorage::Disk { disk, logs } = self {
+            let reopened = (disk.open_log("promises")?, disk.open_log("accepts")?);
+            let core = AcceptorCore::recover_mutated(&reopened.0, &reopened.1, mutation)?;
+            *logs = Some(Box::new(reopened));
+            return Ok(core);
+        }
+        match self.logs() {
+            Some((promise_log, accept_log)) => AcceptorCore::recover_mutated(&*promise_log, &*accept_log, mutation),
+            None => Err(crate::Error::Closed("no logs".into())),
+        }
+    }
+}
+
 struct SimAcceptor {
     core: Option<AcceptorCore>,
-    promise_log: MemoryLog,
-    accept_log: MemoryLog,
+    storage: SimStorage,
 }
 
 struct SimProposer {
@@ -328,28 +397,56 @@ impl World {
         }
     }
 
+    fn crash_acceptor(&mut self, a: usize) {
+        let keep = self.rng.usize(0..64);
+        self.acceptors[a].core = None;
+        self.acceptors[a].storage.crash(keep);
+        self.outcome.crashes += 1;
+        let down_for = self.rng.u64(1..=200);
+        self.schedule(down_for, Event::Restart(a));
+    }
+
+    /// A failed write: expected when injected (the process dies with its write in flight),
+    /// a violation otherwise.
+    fn write_failed(&mut self, a: usize, injected: bool, e: crate::Error) {
+        if injected {
+            self.outcome.crashed_writes += 1;
+            self.crash_acceptor(a);
+        } else {
+            self.violation(format!("acceptor {a}: log failed: {e}"));
+        }
+    }
+
     fn acceptor_receive(&mut self, a: usize, msg: Msg) {
-        // A crash happens between messages, so anything persisted stays persisted.
-        if self.faulty() && self.acceptors[a].core.is_some() && self.rng.f64() < self.scenario.crash {
-            self.acceptors[a].core = None;
-            self.outcome.crashes += 1;
-            let down_for = self.rng.u64(1..=200);
-            self.schedule(down_for, Event::Restart(a));
+        if self.acceptors[a].core.is_none() {
+            return;
+        }
+        // A crash between messages; or, on a disk, in the middle of this message's write.
+        let mut injected = false;
+        if self.faulty() && self.rng.f64() < self.scenario.crash {
+            if self.rng.bool() {
+                injected = self.acceptors[a].storage.fail_next_write();
+            }
+            if !injected {
+                self.crash_acceptor(a);
+                return;
+            }
         }
         let sim = &mut self.acceptors[a];
-        let Some(core) = sim.core.as_mut() else { return };
+        let (Some(core), Some((promise_log, accept_log))) = (sim.core.as_mut(), sim.storage.logs()) else { return };
         match msg {
             Msg::Prepare { from, request } => {
                 let Ok(pending) = core.prepare(&request) else { return };
-                match pending.persist(&mut sim.promise_log, &mut sim.accept_log) {
+                let wrote = pending.write().is_some();
+                match pending.persist(promise_log, accept_log) {
                     Ok(promise) => self.send(Node::Proposer(from), Msg::Promise { from: a, promise }),
-                    Err(e) => self.violation(format!("acceptor {a}: memory log failed: {e}")),
+                    Err(e) => self.write_failed(a, injected && wrote, e),
                 }
             }
             Msg::Accept { from, proposal } => {
                 let Ok(pending) = core.accept(&proposal) else { return };
                 let accepted = pending.write().is_some();
-                match pending.persist(&mut sim.promise_log, &mut sim.accept_log) {
+                match pending.persist(promise_log, accept_log) {
                     Ok(answer) => {
                         if accepted {
                             self.record_vote(a, &proposal);
@@ -359,10 +456,14 @@ impl World {
                         }
                         self.send(Node::Proposer(from), Msg::Accepted { from: a, answer });
                     }
-                    Err(e) => self.violation(format!("acceptor {a}: memory log failed: {e}")),
+                    Err(e) => self.write_failed(a, injected && accepted, e),
                 }
             }
             _ => {}
+        }
+        if injected && self.acceptors[a].core.is_some() {
+            // The armed failure was not used (nothing to write): disarm it by crashing now.
+            self.crash_acceptor(a);
         }
     }
 
@@ -394,8 +495,11 @@ impl World {
                 }
             }
             Event::Restart(a) => {
+                if self.acceptors[a].core.is_some() {
+                    return;
+                }
                 let sim = &mut self.acceptors[a];
-                match AcceptorCore::recover_mutated(&sim.promise_log, &sim.accept_log, self.mutation) {
+                match sim.storage.recover(self.mutation) {
                     Ok(mut core) => {
                         core.set_mutation(self.mutation);
                         sim.core = Some(core);
@@ -425,7 +529,18 @@ pub fn run_scenario(seed: u64, scenario: Scenario, mutation: Option<Mutation>) -
         .map(|_| {
             let mut core = AcceptorCore::new();
             core.set_mutation(mutation);
-            SimAcceptor { core: Some(core), promise_log: MemoryLog::new(), accept_log: MemoryLog::new() }
+            let storage = SimStorage::Memory { promise_log: MemoryLog::new(), accept_log: MemoryLog::new() };
+            #[cfg(feature = "file-log")]
+            let storage = if scenario.disk {
+                let disk = SimDisk::new();
+                match (disk.open_log("promises"), disk.open_log("accepts")) {
+                    (Ok(p), Ok(a)) => SimStorage::Disk { disk, logs: Some(Box::new((p, a))) },
+                    _ => storage,
+                }
+            } else {
+                storage
+            };
+            SimAcceptor { core: Some(core), storage }
         })
         .collect();
     let proposers: Vec<SimProposer> = (0..scenario.proposers)
@@ -517,6 +632,10 @@ pub struct Summary {
     pub events: u64,
     /// Acceptor crashes injected in all.
     pub crashes: u64,
+    /// Schedules whose acceptors ran `FileLog`s on a simulated disk.
+    pub disk_schedules: u64,
+    /// Crashes in the middle of a log write, in all.
+    pub crashed_writes: u64,
 }
 
 /// Play every seed in `seeds`.
@@ -527,6 +646,8 @@ pub fn run_many(seeds: std::ops::Range<u64>, mutation: Option<Mutation>) -> Summ
         summary.schedules += 1;
         summary.events += outcome.events;
         summary.crashes += outcome.crashes;
+        summary.crashed_writes += outcome.crashed_writes;
+        summary.disk_schedules += u64::from(outcome.scenario.as_ref().is_some_and(|s| s.disk));
         if let Some(first) = outcome.violations.first() {
             summary.violations += 1;
             if summary.first_failure.is_none() {

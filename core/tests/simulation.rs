@@ -21,6 +21,9 @@ fn simulated_schedules_break_no_oracle() {
     assert_eq!(summary.schedules, n);
     assert_eq!(summary.violations, 0, "first failure (seed, what): {:?}", summary.first_failure);
     assert!(summary.crashes > 0, "the schedules must actually crash acceptors");
+    if cfg!(feature = "file-log") {
+        assert!(summary.disk_schedules > 0 && summary.crashed_writes > 0, "{summary:?}");
+    }
 }
 
 #[test]
