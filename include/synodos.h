@@ -416,10 +416,15 @@ synodos_status synodos_acceptor_handle_json(const struct synodos_acceptor *accep
                                             struct synodos_bytes *reply);
 
 // Benchmark helper (used by `make bench-c`): run `decisions` single-decree decisions in pure
-// Rust, over `acceptors` fresh in-memory acceptors, one slot per decision (slot i gets an
-// 8-byte value), exactly the loop the C benchmark runs through the C API. Puts the elapsed
-// wall time in nanoseconds in `*nanos`.
-synodos_status synodos_bench_rust_decisions(size_t acceptors, uint64_t decisions, uint64_t *nanos);
+// Rust over `acceptors` clients, one slot per decision (slot i gets an 8-byte value), the
+// loop the C benchmark runs through the C API. With `trivial_clients` false the clients are
+// fresh in-memory acceptors; with true they are Rust clients that grant and acknowledge
+// without an acceptor (the twin of C callbacks doing the same). Puts the elapsed wall time in
+// nanoseconds in `*nanos`.
+synodos_status synodos_bench_rust_decisions(size_t acceptors,
+                                            uint64_t decisions,
+                                            bool trivial_clients,
+                                            uint64_t *nanos);
 
 // Create in `*out` a client that reaches `acceptor` in-process (sharing it; the acceptor
 // handle may be freed independently).

@@ -2,20 +2,52 @@
 
 use std::time::Instant;
 
-use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, StdSleeper};
+use synodos::{AcceptorClient, CounterIdGenerator, LocalAcceptor, Promise, Proposal, Proposer, Request, StdSleeper};
 
 use crate::error::{guard, synodos_status, Fail};
 use crate::memory::put;
 
+/// A Rust client that grants and acknowledges everything: the Rust twin of the C benchmark's
+/// no-acceptor callbacks.
+struct Trivial;
+
+impl AcceptorClient for Trivial {
+    async fn prepare(&self, request: &Request) -> synodos::Result<Promise> {
+        Ok(Promise { id: request.id, slot: request.slot, ..Promise::default() })
+    }
+    async fn accept(&self, proposal: &Proposal) -> synodos::Result<Proposal> {
+        Ok(Proposal::new(proposal.id, proposal.slot, Vec::new()))
+    }
+}
+
 /// Benchmark helper (used by `make bench-c`): run `decisions` single-decree decisions in pure
-/// Rust, over `acceptors` fresh in-memory acceptors, one slot per decision (slot i gets an
-/// 8-byte value), exactly the loop the C benchmark runs through the C API. Puts the elapsed
-/// wall time in nanoseconds in `*nanos`.
+/// Rust over `acceptors` clients, one slot per decision (slot i gets an 8-byte value), the
+/// loop the C benchmark runs through the C API. With `trivial_clients` false the clients are
+/// fresh in-memory acceptors; with true they are Rust clients that grant and acknowledge
+/// without an acceptor (the twin of C callbacks doing the same). Puts the elapsed wall time in
+/// nanoseconds in `*nanos`.
 #[no_mangle]
-pub extern "C" fn synodos_bench_rust_decisions(acceptors: usize, decisions: u64, nanos: *mut u64) -> synodos_status {
+pub extern "C" fn synodos_bench_rust_decisions(
+    acceptors: usize,
+    decisions: u64,
+    trivial_clients: bool,
+    nanos: *mut u64,
+) -> synodos_status {
     guard(|| {
-        let clients: Vec<_> = (0..acceptors).map(|_| LocalAcceptor::in_memory()).collect();
-        let proposer = Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?;
+        let elapsed = if trivial_clients {
+            let clients: Vec<_> = (0..acceptors).map(|_| Trivial).collect();
+            run(Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?, decisions)?
+        } else {
+            let clients: Vec<_> = (0..acceptors).map(|_| LocalAcceptor::in_memory()).collect();
+            run(Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?, decisions)?
+        };
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(nanos, elapsed, "nanos") }
+    })
+}
+
+fn run<C: AcceptorClient>(proposer: Proposer<C, StdSleeper>, decisions: u64) -> Result<u64, Fail> {
+    {
         let start = Instant::now();
         for slot in 0..decisions {
             let chosen = futures::executor::block_on(proposer.propose_at(slot, slot.to_le_bytes().to_vec()))?;
@@ -23,8 +55,6 @@ pub extern "C" fn synodos_bench_rust_decisions(acceptors: usize, decisions: u64,
                 return Err(Fail::Core(synodos::Error::InvalidArgument("benchmark chose a wrong value".into())));
             }
         }
-        let elapsed = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        // SAFETY: NULL or writable (contract).
-        unsafe { put(nanos, elapsed, "nanos") }
-    })
+        Ok(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
 }
