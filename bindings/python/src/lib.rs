@@ -7,6 +7,7 @@
 pub mod acceptor;
 pub mod client;
 pub mod errors;
+pub mod exec;
 #[cfg(feature = "file-log")]
 pub mod file_log;
 pub mod ids;

@@ -2,14 +2,17 @@
 //! call to a Python client is a task here, so a slow or hung client holds up one worker, not
 //! the proposer (which cuts the call off at its timeout and goes on with the others).
 //!
-//! A task is run with the GIL taken; a worker drains every queued task under one GIL hold.
-//! Every queued task is claimed by a distinct worker (woken or spawned), so a task never waits
-//! behind a hung one. Workers exit after a while idle.
+//! Workers keep their Python thread state for life and take the GIL only to run tasks; an
+//! awake worker drains the whole queue under one GIL hold, so a phase's calls to three
+//! clients cost one hand-off, not three. A task that waits too long in the queue (because
+//! every awake worker is stuck in a slow call) is rescued by another worker: the waiting
+//! driver calls [`rescue`] while it is parked. Idle workers spin briefly, then park, then exit.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
@@ -17,22 +20,29 @@ use pyo3::prelude::*;
 pub type Task = Box<dyn FnOnce(Python<'_>) + Send>;
 
 const IDLE_EXIT: Duration = Duration::from_secs(20);
+
+/// A task queued longer than this while every awake worker is busy gets another worker.
+const RESCUE_AFTER: Duration = Duration::from_millis(1);
 const MAX_THREADS: usize = 256;
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Task>,
-    /// Workers waiting and not yet claimed.
-    idle: usize,
-    /// Wake-ups sent and not yet taken by a worker.
+    queue: VecDeque<(Instant, Task)>,
+    /// Workers spinning or running tasks: they will look at the queue again soon.
+    awake: usize,
+    /// Workers parked on the condvar and not yet signalled.
+    parked: usize,
+    /// Signals sent and not yet taken.
     tokens: usize,
     threads: usize,
+    last_rescue: Option<Instant>,
 }
 
 #[derive(Default)]
 struct Pool {
     state: Mutex<State>,
     cv: Condvar,
+    queued: AtomicUsize,
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -46,79 +56,124 @@ impl Pool {
         // Tasks never run under this lock, so a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Get one more worker going: signal a parked one, or start a thread.
+    fn wake_one(&self, s: &mut State) -> Result<(), String> {
+        if s.parked > 0 {
+            s.parked -= 1;
+            s.tokens += 1;
+            s.awake += 1;
+            self.cv.notify_one();
+            return Ok(());
+        }
+        if s.threads >= MAX_THREADS {
+            return Ok(()); // the task runs when a worker frees up, or the caller times out
+        }
+        match std::thread::Builder::new().name("synodos-py".into()).spawn(worker) {
+            Ok(_) => {
+                s.threads += 1;
+                s.awake += 1;
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot start a worker thread: {e}")),
+        }
+    }
+
+    fn try_pop(&self) -> Option<Task> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let t = self.lock().queue.pop_front().map(|(_, t)| t);
+        if t.is_some() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        t
+    }
 }
 
 /// Queue `task`. Returns an error text when no worker thread could be started.
 pub fn submit(task: Task) -> Result<(), String> {
     let p = pool();
     let mut s = p.lock();
-    s.queue.push_back(task);
-    if s.idle > 0 {
-        s.idle -= 1;
-        s.tokens += 1;
-        p.cv.notify_one();
-        return Ok(());
+    s.queue.push_back((Instant::now(), task));
+    p.queued.fetch_add(1, Ordering::AcqRel);
+    if s.awake == 0 {
+        return p.wake_one(&mut s);
     }
-    if s.threads >= MAX_THREADS {
-        // Every worker is busy; the task runs when one frees up (or the caller times out).
-        return Ok(());
+    Ok(())
+}
+
+/// Called by a waiting driver: if the oldest queued task has waited too long, get another
+/// worker going (the awake ones are stuck in slow calls).
+pub fn rescue() {
+    let p = pool();
+    if p.queued.load(Ordering::Acquire) == 0 {
+        return;
     }
-    s.threads += 1;
-    drop(s);
-    match std::thread::Builder::new().name("synodos-py".into()).spawn(worker) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            p.lock().threads -= 1;
-            Err(format!("cannot start a worker thread: {e}"))
-        }
+    let mut s = p.lock();
+    let now = Instant::now();
+    let stale = s.queue.front().is_some_and(|(t, _)| now.duration_since(*t) >= RESCUE_AFTER);
+    let recent = s.last_rescue.is_some_and(|t| now.duration_since(t) < RESCUE_AFTER);
+    if stale && !recent {
+        s.last_rescue = Some(now);
+        let _ = p.wake_one(&mut s);
     }
 }
 
 fn run(py: Python<'_>, task: Task) {
-    // A panic inside a task is reported by the task's dropped sender (the caller sees an error).
+    // A panic inside a task drops its sender: the caller sees an error, not a crash.
     let _ = catch_unwind(AssertUnwindSafe(|| task(py)));
+}
+
+/// Wait (without the GIL) for a task; `None` when this worker should exit.
+fn next_task(p: &Pool) -> Option<Task> {
+    let spin_until = Instant::now() + crate::exec::spin();
+    loop {
+        if let Some(t) = p.try_pop() {
+            return Some(t);
+        }
+        if Instant::now() >= spin_until {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let mut s = p.lock();
+    loop {
+        if let Some((_, t)) = s.queue.pop_front() {
+            p.queued.fetch_sub(1, Ordering::AcqRel);
+            return Some(t);
+        }
+        s.awake -= 1;
+        s.parked += 1;
+        let deadline = Instant::now() + IDLE_EXIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (g, _) = p.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner());
+            s = g;
+            if s.tokens > 0 {
+                s.tokens -= 1; // the signaller already counted us awake
+                break;
+            }
+            if Instant::now() >= deadline {
+                s.parked -= 1;
+                if s.queue.is_empty() {
+                    s.threads -= 1;
+                    return None;
+                }
+                s.awake += 1;
+                break;
+            }
+        }
+    }
 }
 
 fn worker() {
     let p = pool();
-    loop {
-        let task = {
-            let mut s = p.lock();
-            loop {
-                if let Some(t) = s.queue.pop_front() {
-                    break Some(t);
-                }
-                s.idle += 1;
-                let mut timed_out = false;
-                loop {
-                    let (g, r) = p.cv.wait_timeout(s, IDLE_EXIT).unwrap_or_else(|e| e.into_inner());
-                    s = g;
-                    if s.tokens > 0 {
-                        s.tokens -= 1;
-                        break;
-                    }
-                    if r.timed_out() {
-                        s.idle -= 1;
-                        timed_out = true;
-                        break;
-                    }
-                }
-                if timed_out && s.queue.is_empty() {
-                    s.threads -= 1;
-                    break None;
-                }
-            }
-        };
-        let Some(task) = task else { return };
-        Python::attach(|py| {
-            run(py, task);
-            loop {
-                let next = p.lock().queue.pop_front();
-                match next {
-                    Some(t) => run(py, t),
-                    None => break,
-                }
-            }
-        });
-    }
+    Python::attach(|py| loop {
+        let Some(task) = py.detach(|| next_task(p)) else { break };
+        run(py, task);
+        while let Some(t) = p.try_pop() {
+            run(py, t);
+        }
+    });
 }

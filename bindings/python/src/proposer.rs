@@ -1,5 +1,5 @@
 //! `synodos.Proposer` and `synodos.ReplicatedLog`: the core's driver over clients, run on the
-//! calling thread with the GIL released (`block_on` with the core's `StdSleeper`).
+//! calling thread with the GIL released (the binding's `exec::block_on`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,10 +13,11 @@ use synodos::{
 
 use crate::client::Client;
 use crate::errors::{check, guard};
+use crate::exec::{block_on, LocalSleeper};
 use crate::ids::ids_from;
 use crate::messages::PyEntry;
 
-type Driver = Proposer<Client, StdSleeper>;
+type Driver = Proposer<Client, LocalSleeper>;
 
 fn secs(name: &str, s: f64) -> synodos::Result<Duration> {
     Duration::try_from_secs_f64(s).map_err(|e| Error::InvalidArgument(format!("{name} = {s}: {e}")))
@@ -52,7 +53,7 @@ fn build(py: Python<'_>, a: Args<'_, '_>) -> PyResult<Driver> {
             })
         })(),
     )?;
-    check(py, Proposer::with_config(clients, ids, StdSleeper, config))
+    check(py, Proposer::with_config(clients, ids, LocalSleeper, config))
 }
 
 /// Proposes values to a set of acceptors (each a `synodos.Acceptor` or an object with
@@ -95,7 +96,7 @@ impl PyProposer {
         let value = value.to_vec();
         let p = self.0.clone();
         guard(|| {
-            let chosen = check(py, py.detach(move || futures::executor::block_on(p.propose_at(slot, value))))?;
+            let chosen = check(py, py.detach(move || block_on(p.propose_at(slot, value))))?;
             Ok(PyBytes::new(py, &chosen))
         })
     }
@@ -111,7 +112,7 @@ impl PyProposer {
     }
 }
 
-type Log = ReplicatedLog<Client, StdSleeper>;
+type Log = ReplicatedLog<Client, LocalSleeper>;
 
 /// An ordered log of chosen values, one Paxos instance per slot, over the same acceptors
 /// and options as a `Proposer`.
@@ -145,7 +146,7 @@ impl PyReplicatedLog {
     fn append(&self, py: Python<'_>, value: &[u8]) -> PyResult<PyEntry> {
         let value = value.to_vec();
         let log = self.0.clone();
-        guard(|| check(py, py.detach(move || futures::executor::block_on(log.append(value)))).map(PyEntry))
+        guard(|| check(py, py.detach(move || block_on(log.append(value)))).map(PyEntry))
     }
 
     /// The chosen entries from slot `start` on, in order, at most `max`, stopping at the
@@ -154,7 +155,7 @@ impl PyReplicatedLog {
     fn read<'py>(&self, py: Python<'py>, start: u64, max: usize) -> PyResult<Bound<'py, PyList>> {
         let log = self.0.clone();
         guard(|| {
-            let got = check(py, py.detach(move || futures::executor::block_on(log.read(start, max))))?;
+            let got = check(py, py.detach(move || block_on(log.read(start, max))))?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -165,7 +166,7 @@ impl PyReplicatedLog {
         let log = self.0.clone();
         guard(|| {
             let timeout = check(py, secs("timeout", timeout))?;
-            let got = check(py, py.detach(move || futures::executor::block_on(log.wait(start, max, timeout))))?;
+            let got = check(py, py.detach(move || block_on(log.wait(start, max, timeout))))?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -213,7 +214,7 @@ impl LogReader {
                 let got = check(
                     py,
                     py.detach(move || {
-                        futures::executor::block_on(async {
+                        block_on(async {
                             if follow {
                                 log.wait(from, 1000, Duration::from_millis(200)).await
                             } else {
@@ -248,7 +249,7 @@ pub fn _bench_rust(py: Python<'_>, count: u64, acceptors: usize) -> PyResult<f64
             let p = Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?;
             let start = Instant::now();
             for slot in 0..count {
-                futures::executor::block_on(p.propose_at(slot, b"value".to_vec()))?;
+                futures::executor::block_on(p.propose_at(slot, b"value-0123456789".to_vec()))?;
             }
             Ok(start.elapsed().as_secs_f64())
         });
