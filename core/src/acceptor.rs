@@ -26,8 +26,8 @@ pub enum Write {
     Accept {
         /// The accept log's record id: one more than the last one.
         seq: u64,
-        /// The accepted proposal.
-        proposal: Proposal,
+        /// The record: slot (u64 LE), ballot (u64 LE), then the value.
+        record: Vec<u8>,
     },
 }
 
@@ -82,7 +82,7 @@ impl<R> Pending<R> {
         match &self.write {
             None => {}
             Some(Write::Promise { ballot }) => promise_log.record(*ballot, &[])?,
-            Some(Write::Accept { seq, proposal }) => accept_log.record(*seq, &encode_accept(proposal))?,
+            Some(Write::Accept { seq, record }) => accept_log.record(*seq, record)?,
         }
         Ok(self.reply)
     }
@@ -103,10 +103,10 @@ pub fn persist_all<R, P: Log + ?Sized, A: Log + ?Sized>(
             _ => None,
         })
         .max();
-    let accepts: Vec<(u64, Vec<u8>)> = pending
+    let accepts: Vec<(u64, &[u8])> = pending
         .iter()
         .filter_map(|p| match &p.write {
-            Some(Write::Accept { seq, proposal }) => Some((*seq, encode_accept(proposal))),
+            Some(Write::Accept { seq, record }) => Some((*seq, record.as_slice())),
             _ => None,
         })
         .collect();
@@ -114,8 +114,7 @@ pub fn persist_all<R, P: Log + ?Sized, A: Log + ?Sized>(
         promise_log.record(ballot, &[])?;
     }
     if !accepts.is_empty() {
-        let refs: Vec<(u64, &[u8])> = accepts.iter().map(|(seq, d)| (*seq, d.as_slice())).collect();
-        accept_log.record_batch(&refs)?;
+        accept_log.record_batch(&accepts)?;
     }
     Ok(pending.into_iter().map(|p| p.reply).collect())
 }
@@ -283,9 +282,7 @@ impl AcceptorCore {
         self.next_seq += 1;
         self.frontier = self.frontier.max(proposal.slot.saturating_add(1));
         self.accepted.insert(proposal.slot, Accepted { ballot: proposal.id, value: proposal.value.clone(), seq });
-        let mut echo = proposal.clone();
-        echo.promised = 0;
-        let write = Write::Accept { seq, proposal: echo };
+        let write = Write::Accept { seq, record: encode_accept(proposal) };
         Ok(Pending { write: Some(write), reply: Proposal::new(proposal.id, proposal.slot, Vec::new()) })
     }
 

@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::{poll_immediate, select, Either};
-use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::acceptor::Acceptor;
 use crate::error::{AcceptorFailure, Error, Failures, Result};
@@ -116,6 +118,43 @@ impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         self.with(|a| a.accepted_from(request))
     }
+}
+
+/// Run every future at once and hand each output to `on_output` as it completes, until
+/// `on_output` breaks; returns the break value, or `None` once all completed without one.
+/// Futures still running at a break are dropped (their calls are abandoned).
+///
+/// Cheaper than `FuturesUnordered` for a handful of futures: one allocation for all of them
+/// and none per future; each wake-up polls the ones still running.
+async fn fan_out<Fut: Future, R>(
+    futures: impl Iterator<Item = Fut>,
+    mut on_output: impl FnMut(Fut::Output) -> ControlFlow<R>,
+) -> Option<R> {
+    let mut slots: Pin<Box<[Option<Fut>]>> = Box::into_pin(futures.map(Some).collect::<Box<[_]>>());
+    std::future::poll_fn(move |cx| {
+        let mut running = false;
+        for i in 0..slots.len() {
+            // SAFETY: the boxed slice is pinned, and neither it nor its elements are ever
+            // moved: we only project a pinned reference to one element at a time.
+            let mut slot = unsafe { slots.as_mut().map_unchecked_mut(|s| &mut s[i]) };
+            let Some(fut) = slot.as_mut().as_pin_mut() else { continue };
+            match fut.poll(cx) {
+                Poll::Ready(output) => {
+                    slot.set(None);
+                    if let ControlFlow::Break(r) = on_output(output) {
+                        return Poll::Ready(Some(r));
+                    }
+                }
+                Poll::Pending => running = true,
+            }
+        }
+        if running {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    })
+    .await
 }
 
 /// A timer, supplied by the caller so the driver runs on any executor (or none).
@@ -360,16 +399,11 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         F: Fn(&'a C) -> Fut,
         Fut: Future<Output = Result<Reply>>,
     {
-        let mut calls: FuturesUnordered<_> = self
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let fut = call(c);
-                async move { (i, self.bounded(fut).await) }
-            })
-            .collect();
-        while let Some((i, result)) = calls.next().await {
+        let calls = self.clients.iter().enumerate().map(|(i, c)| {
+            let fut = call(c);
+            async move { (i, self.bounded(fut).await) }
+        });
+        let decided = fan_out(calls, |(i, result)| {
             let progress = match result {
                 Ok(reply) => {
                     let rejected = match &reply {
@@ -386,11 +420,13 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     on_reply(i, None)
                 }
             };
-            if progress != Progress::Waiting {
-                return progress;
+            match progress {
+                Progress::Waiting => ControlFlow::Continue(()),
+                decided => ControlFlow::Break(decided),
             }
-        }
-        Progress::Waiting
+        })
+        .await;
+        decided.unwrap_or(Progress::Waiting)
     }
 
     /// Run `fut`, cut off after the call timeout. A future that is ready at once (an
@@ -525,15 +561,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let mut learner = Learner::starting_at(n, from);
         let mut chosen = BTreeMap::new();
         let mut failures = Vec::new();
-        let mut calls: FuturesUnordered<_> = clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let request = &request;
-                async move { (i, self.proposer.bounded(c.observe(request)).await) }
-            })
-            .collect();
-        while let Some((i, result)) = calls.next().await {
+        let calls = clients.iter().enumerate().map(|(i, c)| {
+            let request = &request;
+            async move { (i, self.proposer.bounded(c.observe(request)).await) }
+        });
+        fan_out(calls, |(i, result)| {
             match result {
                 Ok(proposals) => {
                     for p in proposals.iter().filter(|p| p.slot >= from) {
@@ -544,7 +576,9 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 }
                 Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
             }
-        }
+            ControlFlow::<()>::Continue(())
+        })
+        .await;
         if n - failures.len() < majority(n) {
             return Err(Error::NoQuorum {
                 needed: majority(n),
