@@ -24,6 +24,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod acceptor;
+pub mod async_log;
 pub mod driver;
 pub mod error;
 #[cfg(feature = "file-log")]
