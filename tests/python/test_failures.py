@@ -146,3 +146,35 @@ def test_a_log_calling_back_into_its_acceptor_gets_an_error_not_a_deadlock() -> 
 def test_a_bad_log_object_is_refused() -> None:
     with pytest.raises(TypeError):
         Acceptor(promise_log=object())
+
+
+def test_an_async_client_in_the_sync_api_is_a_clear_error() -> None:
+    class Async:
+        async def prepare(self, request: Request) -> synodos.Promise:
+            raise AssertionError("never awaited")
+
+        async def accept(self, proposal: Proposal) -> Proposal:
+            raise AssertionError("never awaited")
+
+    with pytest.raises(NoQuorumError) as info:
+        Proposer([Async(), Async(), Forwarding()], ids=1, max_attempts=1).propose(b"v")
+    assert isinstance(info.value.__cause__, TypeError)
+    assert "synodos.aio" in str(info.value.__cause__)
+
+
+def test_a_client_may_answer_with_a_concurrent_future() -> None:
+    import concurrent.futures
+
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+
+    class Deferred(Forwarding):
+        def prepare(self, request: Request) -> "concurrent.futures.Future[synodos.Promise]":  # type: ignore[override]
+            return executor.submit(self.acceptor.prepare, request)
+
+        def accept(self, proposal: Proposal) -> "concurrent.futures.Future[Proposal]":  # type: ignore[override]
+            return executor.submit(self.acceptor.accept, proposal)
+
+    try:
+        assert Proposer([Deferred() for _ in range(3)], ids=1).propose(b"v") == b"v"
+    finally:
+        executor.shutdown()

@@ -1,10 +1,13 @@
 //! Acceptor clients: a local `synodos.Acceptor` (called in Rust, no GIL, no thread) or any
 //! Python object with `prepare`, `accept` (and optionally `observe`), called on a worker.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::channel::oneshot;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyCFunction, PyDict, PyTuple, PyType};
 use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 
 use crate::acceptor::{PyAcceptor, SharedAcceptor};
@@ -40,7 +43,32 @@ impl Client {
     }
 }
 
+/// The `concurrent.futures.Future` a client returned, to cancel if the proposer stops
+/// waiting for it (it timed out, or a majority answered first).
+struct CancelOnDrop(Arc<Mutex<Option<Py<PyAny>>>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let pending = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(future) = pending {
+            let _ = pool::submit(Box::new(move |py: Python<'_>| {
+                let _ = future.bind(py).call_method0("cancel");
+            }));
+        }
+    }
+}
+
+fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    FUTURE.import(py, "concurrent.futures", "Future")
+}
+
 /// Call `obj.method(arg)` on a worker thread and convert the answer with `convert`.
+///
+/// The answer may also be a `concurrent.futures.Future` (what `synodos.aio` hands back for
+/// a coroutine running on the event loop): then the worker is released at once, the
+/// future's done-callback delivers the answer, and the future is cancelled if the proposer
+/// stops waiting.
 async fn call_py<A, R>(
     obj: &Arc<Py<PyAny>>,
     method: &'static str,
@@ -53,24 +81,65 @@ where
 {
     let (tx, rx) = oneshot::channel::<Result<R>>();
     let obj = Arc::clone(obj);
+    let pending = Arc::new(Mutex::new(None));
+    let cancel = CancelOnDrop(pending.clone());
     let task: pool::Task = Box::new(move |py: Python<'_>| {
         if tx.is_canceled() {
             // The proposer stopped waiting (a majority answered, or it timed out): skip.
             return;
         }
-        let result = obj
-            .bind(py)
-            .call_method1(method, (arg,))
-            .and_then(|r| convert(&r))
-            .map_err(|e| transport_error(py, method, e));
+        let answer = obj.bind(py).call_method1(method, (arg,));
         drop(obj);
-        let _ = tx.send(result);
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = tx.send(Err(transport_error(py, method, e)));
+                return;
+            }
+        };
+        match future_type(py).and_then(|t| answer.is_instance(t)) {
+            Ok(true) => {
+                let tx = Mutex::new(Some(tx));
+                let on_done = move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                    let py = args.py();
+                    let result = args
+                        .get_item(0)
+                        .and_then(|f| f.call_method0("result"))
+                        .and_then(|r| convert(&r))
+                        .map_err(|e| transport_error(py, method, e));
+                    if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                        let _ = tx.send(result);
+                    }
+                    Ok(())
+                };
+                *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer.clone().unbind());
+                let registered = PyCFunction::new_closure(py, None, None, on_done)
+                    .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
+                if let Err(e) = registered {
+                    // The callback (holding the sender) is gone: the caller sees a dropped channel.
+                    let _ = transport_error(py, method, e);
+                }
+            }
+            Ok(false) if answer.hasattr("__await__").unwrap_or(false) => {
+                let _ = answer.call_method0("close");
+                let e =
+                    PyTypeError::new_err(format!("{method}() returned a coroutine: use synodos.aio for async clients"));
+                let _ = tx.send(Err(transport_error(py, method, e)));
+            }
+            _ => {
+                let _ = tx.send(convert(&answer).map_err(|e| transport_error(py, method, e)));
+            }
+        }
     });
     pool::submit(task).map_err(Error::transport)?;
-    match rx.await {
+    let result = match rx.await {
         Ok(r) => r,
-        Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer (a panic)"))),
-    }
+        Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer"))),
+    };
+    // Answered: nothing to cancel.
+    let done = cancel.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(done);
+    result
 }
 
 fn to_promise(r: &Bound<'_, PyAny>) -> PyResult<Promise> {

@@ -3,10 +3,11 @@
 How it works (and why): the Rust driver is the same as in the sync API. ``await
 proposer.propose(v)`` runs it on an executor thread (``loop.run_in_executor``), with the GIL
 released while Rust runs. Each call to one of your async clients is scheduled on *your* event
-loop with ``asyncio.run_coroutine_threadsafe`` and waited for from a synodos worker thread,
-bounded by ``call_timeout``: a coroutine that takes longer is cancelled, and the proposer goes
-on with the other acceptors. So your clients run on the loop that called ``propose`` (they
-may use its sockets and locks), and a hung client cannot stall the loop or the proposer.
+loop with ``asyncio.run_coroutine_threadsafe``; the ``concurrent.futures.Future`` it returns
+goes back to Rust, which takes the answer from its done-callback (no thread blocks on it)
+and cancels it when the proposer stops waiting: after ``call_timeout``, or once a majority
+has answered. So your clients run on the loop that called ``propose`` (they may use its
+sockets and locks), and a hung client cannot stall the loop or the proposer.
 
 A client may also have plain (non-async) methods: they are called on the loop thread too,
 and must not block. A ``synodos.Acceptor`` is passed straight to Rust (no loop, no thread).
@@ -47,34 +48,30 @@ async def _call(method: Any, arg: Any) -> Any:
 
 
 class _OnLoop:
-    """A blocking client (what the Rust driver calls) that runs an async client on a loop."""
+    """A client for the Rust driver that runs an async client's coroutines on a loop.
 
-    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    Each method returns at once with a ``concurrent.futures.Future``; synodos takes the
+    answer from its done-callback (no thread waits for it) and cancels it if the proposer
+    stops waiting (the call timed out, or a majority answered first).
+    """
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
         self._client = client
         self._loop = loop
-        self._timeout = timeout
 
-    def _run(self, name: str, arg: Any) -> Any:
-        future = asyncio.run_coroutine_threadsafe(_call(getattr(self._client, name), arg), self._loop)
-        try:
-            return future.result(self._timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"{name}() took longer than {self._timeout} s") from None
+    def _run(self, name: str, arg: Any) -> "concurrent.futures.Future[Any]":
+        return asyncio.run_coroutine_threadsafe(_call(getattr(self._client, name), arg), self._loop)
 
-    def prepare(self, request: Request) -> Promise:
-        result: Promise = self._run("prepare", request)
-        return result
+    def prepare(self, request: Request) -> "concurrent.futures.Future[Promise]":
+        return self._run("prepare", request)
 
-    def accept(self, proposal: Proposal) -> Proposal:
-        result: Proposal = self._run("accept", proposal)
-        return result
+    def accept(self, proposal: Proposal) -> "concurrent.futures.Future[Proposal]":
+        return self._run("accept", proposal)
 
-    def observe(self, request: Request) -> List[Proposal]:
+    def observe(self, request: Request) -> "concurrent.futures.Future[List[Proposal]]":
         if not hasattr(self._client, "observe"):
             raise AttributeError(f"{type(self._client).__name__} has no observe method")
-        result: List[Proposal] = list(self._run("observe", request))
-        return result
+        return self._run("observe", request)
 
 
 class _Bound:
@@ -85,12 +82,11 @@ class _Bound:
         # One generator shared by every loop's driver: ballots never repeat.
         self._ids = CounterIdGenerator(ids) if isinstance(ids, int) else ids
         self._options = options
-        self._timeout = float(options.get("call_timeout", 1.0))
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._sync: Any = None
 
     def clients(self, loop: asyncio.AbstractEventLoop) -> List[Any]:
-        return [a if isinstance(a, Acceptor) else _OnLoop(a, loop, self._timeout) for a in self._acceptors]
+        return [a if isinstance(a, Acceptor) else _OnLoop(a, loop) for a in self._acceptors]
 
     def get(self, kind: Any) -> Any:
         loop = asyncio.get_running_loop()
