@@ -154,7 +154,8 @@ impl CClient {
     }
 }
 
-/// What a proposer holds for each acceptor.
+/// What a proposer holds for each acceptor. Both kinds answer synchronously, so the futures
+/// hold no nested future (small futures are cheaper to move into the driver's fan-out).
 #[derive(Clone)]
 pub(crate) enum Client {
     Local(Local),
@@ -164,19 +165,19 @@ pub(crate) enum Client {
 impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
-            Client::Local(a) => a.prepare(request).await,
+            Client::Local(a) => a.with(|acc| acc.prepare(request)),
             Client::Callbacks(c) => c.prepare(request),
         }
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
-            Client::Local(a) => a.accept(proposal).await,
+            Client::Local(a) => a.with(|acc| acc.accept(proposal)),
             Client::Callbacks(c) => c.accept(proposal),
         }
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
-            Client::Local(a) => a.observe(request).await,
+            Client::Local(a) => a.with(|acc| acc.accepted_from(request)),
             Client::Callbacks(c) => c.observe(request),
         }
     }

@@ -121,6 +121,9 @@ struct LastError {
 thread_local! {
     static LAST_ERROR: RefCell<Option<LastError>> = const { RefCell::new(None) };
     static CALLBACK_MESSAGE: Cell<Option<CString>> = const { Cell::new(None) };
+    /// Whether `CALLBACK_MESSAGE` may hold a message: a plain flag, so the success path of
+    /// every callback costs one TLS read.
+    static CALLBACK_MESSAGE_SET: Cell<bool> = const { Cell::new(false) };
 }
 
 fn to_cstring(text: String) -> CString {
@@ -192,6 +195,9 @@ pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 
 /// Take the message a callback left with `synodos_callback_set_error`, if any.
 pub(crate) fn take_callback_message() -> Option<String> {
+    if !CALLBACK_MESSAGE_SET.try_with(|f| f.replace(false)).unwrap_or(true) {
+        return None;
+    }
     CALLBACK_MESSAGE.try_with(|m| m.take()).ok().flatten().map(|c| c.to_string_lossy().into_owned())
 }
 
@@ -307,11 +313,41 @@ pub extern "C" fn synodos_callback_set_error(message: *const c_char) {
             // SAFETY: non-NULL, and by contract a NUL-terminated string valid for this call.
             Some(unsafe { CStr::from_ptr(message) }.to_owned())
         };
+        let _ = CALLBACK_MESSAGE_SET.try_with(|f| f.set(true));
         let _ = CALLBACK_MESSAGE.try_with(|m| m.set(copy));
     })
 }
 
 /// Drop a message a callback left although it returned success.
 pub(crate) fn clear_callback_message() {
-    let _ = CALLBACK_MESSAGE.try_with(|m| m.take());
+    if CALLBACK_MESSAGE_SET.try_with(|f| f.replace(false)).unwrap_or(true) {
+        let _ = CALLBACK_MESSAGE.try_with(|m| m.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = guard(|| panic!("boom"));
+        assert_eq!(status, SYNODOS_ERR_PANIC);
+        // SAFETY: the message is a valid NUL-terminated string owned by this thread.
+        let message = unsafe { CStr::from_ptr(synodos_last_error_message()) }.to_str().unwrap();
+        assert_eq!(message, "panic inside synodos: boom");
+        assert_eq!(synodos_last_error_status(), SYNODOS_ERR_PANIC);
+        assert_eq!(guard_or(7, || panic!("in a free function")), 7);
+    }
+
+    #[test]
+    fn core_errors_map_to_their_status() {
+        assert_eq!(guard(|| Err(Fail::Core(Error::transport("x")))), SYNODOS_ERR_TRANSPORT);
+        assert_eq!(guard(|| Err(Fail::Null("ptr"))), SYNODOS_ERR_NULL_POINTER);
+        assert_eq!(guard(|| Ok(())), SYNODOS_OK);
+        // A status a callback left a message for carries it, once.
+        synodos_callback_set_error(c"why".as_ptr());
+        assert_eq!(callback_failure("prepare", 5).message, "prepare callback returned status 5: why");
+        assert_eq!(callback_failure("prepare", 5).message, "prepare callback returned status 5");
+    }
 }
