@@ -37,6 +37,7 @@ function setupSynodos(wasm) {
   return Object.freeze({
     SynodosError,
     Acceptor: wasm.Acceptor,
+    AsyncAcceptor: wasm.AsyncAcceptor,
     MemoryLog: wasm.MemoryLog,
     Proposer: wasm.Proposer,
     ReplicatedLog: wasm.ReplicatedLog,
@@ -45,6 +46,7 @@ function setupSynodos(wasm) {
     encodeMessage: wasm.encodeMessage,
     decodeMessage: wasm.decodeMessage,
     runLogConformance: wasm.runLogConformance,
+    runLogConformanceAsync: wasm.runLogConformanceAsync,
     majority: wasm.majority,
     __memoryBytes: wasm.__memoryBytes,
   });

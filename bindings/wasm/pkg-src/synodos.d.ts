@@ -185,6 +185,35 @@ export class Acceptor {
   free(): void;
 }
 
+/** Acceptor storage whose methods may return Promises (e.g. over IndexedDB). Same contract
+ * as `Log`; checked by `runLogConformanceAsync`. */
+export interface AsyncLog {
+  record(id: bigint, data: Uint8Array): void | PromiseLike<void>;
+  recordBatch?(records: LogRecord[]): void | PromiseLike<void>;
+  last(): LogRecord | null | undefined | PromiseLike<LogRecord | null | undefined>;
+  range(
+    start: bigint,
+    stop: bigint,
+    visit: (id: bigint, data: Uint8Array) => void,
+  ): void | LogRecord[] | PromiseLike<void | LogRecord[]>;
+  trim?(before: bigint): void | PromiseLike<void>;
+}
+
+/** An acceptor over logs whose methods may return Promises. Requests are handled one at a
+ * time; each reply resolves only after its record's Promise resolved. Pass it to a
+ * `Proposer` like an `Acceptor` (it is then called inside wasm). */
+export class AsyncAcceptor {
+  private constructor();
+  /** Open an acceptor over two logs (omitted: new `MemoryLog`s), recovering what they hold. */
+  static open(promiseLog?: MemoryLog | AsyncLog, acceptLog?: MemoryLog | AsyncLog): Promise<AsyncAcceptor>;
+  prepare(request: Request): Promise<PromiseMessage>;
+  accept(proposal: Proposal): Promise<ProposalMessage>;
+  observe(request: Request): Promise<ProposalMessage[]>;
+  trim(slot: U64): Promise<void>;
+  promised(): Promise<bigint>;
+  free(): void;
+}
+
 /** A log in memory. Acceptors built over the same `MemoryLog`s share their records. */
 export class MemoryLog implements Log {
   constructor();
@@ -199,7 +228,7 @@ export class MemoryLog implements Log {
 /** Proposes values; the core fans out to all acceptors, finishes at a majority, times out
  * each call, backs off and retries with higher ballots. */
 export class Proposer {
-  constructor(clients: Array<Acceptor | AcceptorClient>, options: ProposerOptions);
+  constructor(clients: Array<Acceptor | AsyncAcceptor | AcceptorClient>, options: ProposerOptions);
   /** Propose `value` for the single decree; resolves to the value actually chosen. */
   propose(value: Uint8Array): Promise<Uint8Array>;
   /** Propose `value` for one slot of a log. */
@@ -209,7 +238,7 @@ export class Proposer {
 
 /** A replicated log: one Paxos instance per slot. */
 export class ReplicatedLog {
-  constructor(clients: Array<Acceptor | AcceptorClient>, options: ProposerOptions);
+  constructor(clients: Array<Acceptor | AsyncAcceptor | AcceptorClient>, options: ProposerOptions);
   /** Append at the first free slot; resolves to where `value` landed. */
   append(value: Uint8Array): Promise<Entry>;
   /** Chosen entries from `from` on (at most `max`), stopping at the first unknown slot. */
@@ -240,12 +269,17 @@ export function decodeMessage(kind: 'proposal', json: string): ProposalMessage;
  * throws SynodosError naming the first failure. */
 export function runLogConformance(open: (name: string) => Log): string[];
 
+/** `runLogConformance` for logs whose methods may return Promises (the core's async kit,
+ * same checks). `open(name)` returns the log or a Promise of it. */
+export function runLogConformanceAsync(open: (name: string) => AsyncLog | PromiseLike<AsyncLog>): Promise<string[]>;
+
 /** How many acceptors make a majority of `n`. */
 export function majority(n: number): number;
 
 declare const synodos: {
   SynodosError: typeof SynodosError;
   Acceptor: typeof Acceptor;
+  AsyncAcceptor: typeof AsyncAcceptor;
   MemoryLog: typeof MemoryLog;
   Proposer: typeof Proposer;
   ReplicatedLog: typeof ReplicatedLog;
@@ -254,6 +288,7 @@ declare const synodos: {
   encodeMessage: typeof encodeMessage;
   decodeMessage: typeof decodeMessage;
   runLogConformance: typeof runLogConformance;
+  runLogConformanceAsync: typeof runLogConformanceAsync;
   majority: typeof majority;
 };
 export default synodos;

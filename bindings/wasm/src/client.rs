@@ -82,6 +82,7 @@ impl JsClient {
 #[derive(Debug, Clone)]
 pub(crate) enum Client {
     Local(Local),
+    LocalAsync(Rc<crate::async_acceptor::CoreAsyncAcceptor>),
     Js(JsClient),
 }
 
@@ -89,6 +90,7 @@ impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
             Client::Local(a) => a.with(|a| a.prepare(request)),
+            Client::LocalAsync(a) => a.prepare(request).await,
             Client::Js(c) => msg::promise_from(&c.call("prepare", &c.prepare, msg::request_to(request)).await?),
         }
     }
@@ -96,6 +98,7 @@ impl AcceptorClient for Client {
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
             Client::Local(a) => a.with(|a| a.accept(proposal)),
+            Client::LocalAsync(a) => a.accept(proposal).await,
             Client::Js(c) => msg::proposal_from(&c.call("accept", &c.accept, msg::proposal_to(proposal)).await?),
         }
     }
@@ -103,6 +106,7 @@ impl AcceptorClient for Client {
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
             Client::Local(a) => a.with(|a| a.accepted_from(request)),
+            Client::LocalAsync(a) => a.accepted_from(request).await,
             Client::Js(c) => match &c.observe {
                 Some(f) => msg::proposals_from(&c.call("observe", f, msg::request_to(request)).await?),
                 None => Err(Error::transport("this acceptor client has no observe() method")),

@@ -13,6 +13,7 @@
 //! `console.error`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod async_acceptor;
 mod client;
 mod error;
 mod log;
@@ -31,8 +32,10 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::client::{Client, CoreAcceptor, JsClient, JsSleeper, Local};
 use crate::error::{invalid_argument, to_js_error, IntoJsResult};
-use crate::log::{own_handle, AnyLog};
+use crate::log::{own_handle, own_handle_value, AnyLog};
+use wasm_bindgen::convert::TryFromJsValue;
 
+pub use crate::async_acceptor::{run_log_conformance_async, AsyncAcceptor, AsyncAcceptorHandle};
 pub use crate::log::{run_log_conformance, MemoryLog, MemoryLogHandle};
 
 #[wasm_bindgen]
@@ -226,10 +229,15 @@ fn proposer_parts(clients: &JsValue, options: &JsValue) -> Result<ProposerParts,
     let list = clients.dyn_ref::<Array>().ok_or_else(|| invalid_argument("clients must be an array"))?;
     let mut out = Vec::with_capacity(list.length() as usize);
     for (i, c) in list.iter().enumerate() {
-        match own_handle::<AcceptorHandle>(&c) {
-            Some(h) => out.push(Client::Local(h.local)),
-            None => out.push(Client::Js(JsClient::new(c, i).js()?)),
-        }
+        let client = match own_handle_value(&c).map(AcceptorHandle::try_from_js_value) {
+            Some(Ok(h)) => Client::Local(h.local),
+            Some(Err(h)) => match AsyncAcceptorHandle::try_from_js_value(h) {
+                Ok(h) => Client::LocalAsync(h.inner),
+                Err(_) => Client::Js(JsClient::new(c, i).js()?),
+            },
+            None => Client::Js(JsClient::new(c, i).js()?),
+        };
+        out.push(client);
     }
     if !options.is_undefined() && !options.is_object() {
         return Err(invalid_argument("options must be an object"));

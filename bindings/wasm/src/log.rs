@@ -84,20 +84,30 @@ pub struct MemoryLogHandle {
     inner: synodos::MemoryLog,
 }
 
+impl MemoryLogHandle {
+    pub(crate) fn into_inner(self) -> synodos::MemoryLog {
+        self.inner
+    }
+}
+
 fn record_to(id: u64, data: &[u8]) -> Array {
     Array::of2(&JsValue::from(id), &Uint8Array::from(data))
 }
 
-/// If `obj` is one of this module's objects, get its handle (by calling its own
+/// If `obj` is one of this module's objects, get its handle object (by calling its own
 /// `__synodosHandle`, which is this module's code, never a user's).
-pub(crate) fn own_handle<H: TryFromJsValue>(obj: &JsValue) -> Option<H> {
+pub(crate) fn own_handle_value(obj: &JsValue) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
     }
     let f = Reflect::get(obj, &JsValue::from_str("__synodosHandle")).ok()?;
     let f = f.dyn_into::<Function>().ok()?;
-    let h = f.call0(obj).ok()?;
-    H::try_from_js_value(h).ok()
+    f.call0(obj).ok()
+}
+
+/// [`own_handle_value`], converted to the handle type `H` (None if it is another kind).
+pub(crate) fn own_handle<H: TryFromJsValue>(obj: &JsValue) -> Option<H> {
+    H::try_from_js_value(own_handle_value(obj)?).ok()
 }
 
 /// A log written in JS, used synchronously.
