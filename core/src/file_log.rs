@@ -212,6 +212,25 @@ impl<S: Storage> FileLog<S> {
             self.file.read_at(&mut last_byte, file_len - 1).map_err(|e| self.read_error("cannot read", e))?;
         }
         let zero_filled_tail = file_len > FILE_HEADER_LEN && last_byte[0] == 0;
+        // Where that run of zeros starts, found only if a damaged frame needs it. A damaged
+        // frame is a torn tail only if the zeros reach back into it: then nothing after
+        // it was ever written. Damage followed by data is corruption, even when the last
+        // write was torn too.
+        let mut zeros_from = None;
+        let mut torn_at = |end_of_frame: u64| -> Result<bool> {
+            if !zero_filled_tail {
+                return Ok(false);
+            }
+            let z = match zeros_from {
+                Some(z) => z,
+                None => {
+                    let z = zero_run_start(&self.file, file_len).map_err(|e| self.read_error("cannot read", e))?;
+                    zeros_from = Some(z);
+                    z
+                }
+            };
+            Ok(z <= end_of_frame)
+        };
 
         let mut window = Window { file: &self.file, file_len, start: 0, buf: Vec::new() };
         let mut index: VecDeque<Entry> = VecDeque::new();
@@ -225,7 +244,7 @@ impl<S: Storage> FileLog<S> {
             }
             let raw = window.get(at, FRAME_HEADER_LEN as u64).map_err(|e| self.read_error("cannot read", e))?;
             let Some(h) = format::decode_header(raw) else {
-                if zero_filled_tail {
+                if torn_at(at + FRAME_HEADER_LEN as u64)? {
                     torn = true;
                     break;
                 }
@@ -242,7 +261,7 @@ impl<S: Storage> FileLog<S> {
             }
             let frame = window.get(at, frame_len).map_err(|e| self.read_error("cannot read", e))?;
             if !format::body_ok(&h, frame) {
-                if zero_filled_tail {
+                if torn_at(at + frame_len)? {
                     torn = true;
                     break;
                 }
@@ -468,6 +487,22 @@ impl<S: Storage> FileLog<S> {
 
 /// Placeholder for "no last byte read yet" (any non-zero value does).
 const TRAILER_UNKNOWN: u8 = 0xFF;
+
+/// The offset where the run of zero bytes at the end of the file starts.
+fn zero_run_start<F: StorageFile>(file: &F, file_len: u64) -> io::Result<u64> {
+    let mut end = file_len;
+    let mut buf = vec![0u8; 64 << 10];
+    while end > FILE_HEADER_LEN {
+        let start = end.saturating_sub(buf.len() as u64).max(FILE_HEADER_LEN);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_at(chunk, start)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b != 0) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(FILE_HEADER_LEN)
+}
 
 /// A sliding read window over a file, for the recovery scan.
 struct Window<'a, F: StorageFile> {

@@ -137,6 +137,20 @@ fn every_single_flipped_bit_of_a_synced_log_fails_the_open_naming_file_and_frame
 }
 
 #[test]
+fn an_old_flipped_bit_is_still_corruption_when_the_last_write_was_zero_filled_too() {
+    for keep in [0, 5, 30] {
+        let disk = disk_with_three();
+        let mut log = disk.open_log(DIR).unwrap();
+        disk.fail_next_syncs(1);
+        assert!(log.record(4, &value(4, 30)).is_err());
+        disk.crash(Crash::ZeroFilledLastWrite { keep });
+        assert!(disk.flip_bit(FILE, HEADER + OVERHEAD + 3, 0));
+        let msg = disk.open_log(DIR).unwrap_err().to_string();
+        assert!(msg.contains(&format!("offset {HEADER}:")), "keep {keep}: {msg}");
+    }
+}
+
+#[test]
 fn a_bit_that_rots_after_open_fails_the_read_instead_of_returning_bad_data() {
     let disk = disk_with_three();
     let log = disk.open_log(DIR).unwrap();
