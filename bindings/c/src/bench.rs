@@ -8,15 +8,16 @@ use crate::error::{guard, synodos_status, Fail};
 use crate::memory::put;
 
 /// A Rust client that grants and acknowledges everything: the Rust twin of the C benchmark's
-/// no-acceptor callbacks.
+/// no-acceptor callbacks. Its answers go through `black_box`, as a real transport's would be
+/// opaque to the compiler (otherwise the whole call folds away, which no real client allows).
 struct Trivial;
 
 impl AcceptorClient for Trivial {
     async fn prepare(&self, request: &Request) -> synodos::Result<Promise> {
-        Ok(Promise { id: request.id, slot: request.slot, ..Promise::default() })
+        std::hint::black_box(Ok(Promise { id: request.id, slot: request.slot, ..Promise::default() }))
     }
     async fn accept(&self, proposal: &Proposal) -> synodos::Result<Proposal> {
-        Ok(Proposal::new(proposal.id, proposal.slot, Vec::new()))
+        std::hint::black_box(Ok(Proposal::new(proposal.id, proposal.slot, Vec::new())))
     }
 }
 
@@ -50,7 +51,9 @@ fn run<C: AcceptorClient>(proposer: Proposer<C, StdSleeper>, decisions: u64) -> 
     {
         let start = Instant::now();
         for slot in 0..decisions {
-            let chosen = futures::executor::block_on(proposer.propose_at(slot, slot.to_le_bytes().to_vec()))?;
+            // The same way `synodos_proposer_propose_at` drives it.
+            let fut = std::pin::pin!(proposer.propose_at(slot, slot.to_le_bytes().to_vec()));
+            let chosen = futures::executor::block_on(fut)?;
             if chosen.len() != 8 {
                 return Err(Fail::Core(synodos::Error::InvalidArgument("benchmark chose a wrong value".into())));
             }

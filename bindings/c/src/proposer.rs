@@ -172,7 +172,10 @@ pub extern "C" fn synodos_proposer_propose_at(
         let p = unsafe { borrow(proposer, "proposer") }?;
         // SAFETY: NULL or `len` readable bytes (contract).
         let value = unsafe { slice(value, len, "value") }?.to_vec();
-        let result = futures::executor::block_on(p.inner.propose_at(slot, value))?;
+        // Built in place and polled through a pin: block_on then moves a pointer, not the
+        // (large) future.
+        let fut = std::pin::pin!(p.inner.propose_at(slot, value));
+        let result = futures::executor::block_on(fut)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(chosen, synodos_bytes::from_vec(result), "chosen") }
     })
@@ -271,7 +274,7 @@ pub extern "C" fn synodos_replicated_log_wait(
         unsafe { put(out, synodos_entry_list::EMPTY, "out") }?;
         // SAFETY: NULL or a valid handle (contract).
         let log = unsafe { borrow(log, "log") }?;
-        let fut = log.inner.wait(from, max, Duration::from_micros(timeout_us));
+        let fut = std::pin::pin!(log.inner.wait(from, max, Duration::from_micros(timeout_us)));
         let entries = futures::executor::block_on(fut)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(out, synodos_entry_list::from_entries(entries), "out") }
