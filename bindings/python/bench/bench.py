@@ -21,7 +21,7 @@ import argparse
 import os
 import platform
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 import synodos
 from synodos import Acceptor, Promise, Proposal, Proposer, Request
@@ -43,21 +43,29 @@ class Forwarding:
         return self.acceptor.accept(proposal)
 
 
-def rate(run: Callable[[int], None], seconds: float) -> float:
-    """Decisions per second: grow the batch until one takes `seconds`/4, then time 4 of them."""
+def calibrate(run: Callable[[int], None], seconds: float) -> int:
+    """A batch size that takes about `seconds`."""
     n = 100
     while True:
         start = time.perf_counter()
         run(n)
         took = time.perf_counter() - start
         if took >= seconds / 4:
-            break
+            return max(1, int(n * seconds / took))
         n *= 4
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        run(n)
-        best = max(best, n / (time.perf_counter() - start))
+
+
+def rates(runners: Dict[str, Callable[[int], None]], seconds: float, rounds: int) -> Dict[str, float]:
+    """Best decisions/s of each runner over `rounds` interleaved rounds (the machine is shared:
+    interleaving keeps a burst of load from skewing one workload's figure only)."""
+    sizes = {name: calibrate(run, seconds / rounds) for name, run in runners.items()}
+    best = {name: 0.0 for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            n = sizes[name]
+            start = time.perf_counter()
+            run(n)
+            best[name] = max(best[name], n / (time.perf_counter() - start))
     return best
 
 
@@ -83,7 +91,7 @@ def rust_runner() -> Callable[[int], None]:
 
 
 def composable_runner() -> Callable[[int], None]:
-    import composable_paxos as cp
+    import composable_paxos as cp  # type: ignore[import-untyped]
 
     # Shim: composable-paxos compares proposal ids with None (Python 2 ordered None below
     # everything; Python 3 raises TypeError). Ids get None-aware ordering, and the initial
@@ -150,19 +158,25 @@ def cpu_model() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement (about)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per workload, over all rounds (about)")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds; the best round counts")
     args = parser.parse_args()
 
-    print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {platform.python_version()}; synodos {synodos.__version__}")
-    results = {
-        "synodos, Python, local acceptors": rate(synodos_runner([Acceptor() for _ in range(3)]), args.seconds),
-        "synodos, Python, Python-written clients": rate(synodos_runner([Forwarding() for _ in range(3)]), args.seconds),
-        "synodos, Rust (same workload, in process)": rate(rust_runner(), args.seconds),
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {cpu_model()}; load average {load:.2f}; "
+        f"Python {platform.python_version()}; synodos {synodos.__version__}"
+    )
+    runners: Dict[str, Callable[[int], None]] = {
+        "synodos, Python, local acceptors": synodos_runner([Acceptor() for _ in range(3)]),
+        "synodos, Python, Python-written clients": synodos_runner([Forwarding() for _ in range(3)]),
+        "synodos, Rust (same workload, in process)": rust_runner(),
     }
     try:
-        results["composable-paxos 1.0.0 (pure Python)"] = rate(composable_runner(), args.seconds)
+        runners["composable-paxos 1.0.0 (pure Python)"] = composable_runner()
     except ImportError:
         print("composable-paxos is not installed (make bench-python installs it)")
+    results = rates(runners, args.seconds, args.rounds)
     for name, r in results.items():
         print(f"{name:45s} {r:12,.0f} decisions/s")
     local = results["synodos, Python, local acceptors"]
