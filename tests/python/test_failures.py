@@ -178,3 +178,30 @@ def test_a_client_may_answer_with_a_concurrent_future() -> None:
         assert Proposer([Deferred() for _ in range(3)], ids=1).propose(b"v") == b"v"
     finally:
         executor.shutdown()
+
+
+def test_a_rust_panic_is_a_synodos_error_not_a_panic_exception() -> None:
+    from synodos import _synodos
+
+    with pytest.raises(synodos.SynodosError) as info:
+        _synodos._test_panic()
+    assert "deliberate panic" in str(info.value)
+    assert type(info.value) is synodos.SynodosError
+
+
+def test_the_exception_hierarchy() -> None:
+    for cls in [
+        synodos.NoQuorumError,
+        synodos.SynodosTimeoutError,
+        synodos.RejectedError,
+        synodos.StorageError,
+        synodos.TransportError,
+        synodos.InvalidMessageError,
+        synodos.InvalidArgumentError,
+        synodos.IdExhaustedError,
+        synodos.ClosedError,
+        synodos.ConformanceError,
+    ]:
+        assert issubclass(cls, synodos.SynodosError) and issubclass(cls, Exception)
+        assert cls.__module__ == "synodos"
+    assert synodos.SynodosTimeoutError.__name__ != TimeoutError.__name__  # no shadowing

@@ -161,6 +161,13 @@ pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     }
 }
 
+/// Test hook: a Rust panic inside an entry point (must surface as `SynodosError`).
+#[pyfunction]
+#[allow(clippy::panic)] // the point of this function
+pub fn _test_panic() -> PyResult<()> {
+    guard(|| panic!("deliberate panic for the tests"))
+}
+
 /// Register the exception classes on the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
