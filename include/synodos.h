@@ -18,8 +18,11 @@
  *   synodos_replicated_log may be used from several threads at once. Message objects
  *   (synodos_promise, synodos_proposal, synodos_proposal_list) and synodos_log handles
  *   belong to one thread at a time. The last error is per thread.
- * - Callbacks (transports, logs) are synchronous C calls made on the calling thread; a
- *   callback that blocks is not cut off by the proposer's timeout.
+ * - Callbacks (transports, logs) are C calls made on the calling thread. A synchronous
+ *   transport (synodos_client_callbacks) answers before it returns, so the proposer's
+ *   timeout cannot cut it off if it blocks; an asynchronous one (synodos_client_new_async)
+ *   answers later, from any thread, through synodos_completion_finish(), and is then asked
+ *   at the same time as the other acceptors and bounded by the timeout.
  */
 
 #ifndef SYNODOS_H
@@ -44,13 +47,23 @@
 // by an internal lock, held while its logs run).
 typedef struct synodos_acceptor synodos_acceptor;
 
-// How a proposer reaches one acceptor: an in-process acceptor or a C transport.
+// How a proposer reaches one acceptor: an in-process acceptor or a C transport (synchronous
+// or asynchronous).
 //
-// Create with `synodos_client_new_local()` or `synodos_client_new_callbacks()`; free with
+// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()` or
+// `synodos_client_new_async()`; free with
 // `synodos_client_free()`. Proposers and logs built from a client keep their own reference,
 // so the client handle may be freed right after. Thread-safe (for a C transport, as far as
 // its callbacks are).
 typedef struct synodos_client synodos_client;
+
+// One call of an asynchronous C transport, waiting for its answer. Fill in the answer
+// object (`synodos_completion_promise()`, `_proposal()` or `_list()`, whichever matches the
+// call; the others return NULL), then call `synodos_completion_finish()` exactly once, from
+// any thread, even if the proposer has stopped waiting (a timeout, or a majority reached
+// without this acceptor): finishing frees the completion. A completion never finished leaks.
+// One thread at a time may use a completion.
+typedef struct synodos_completion synodos_completion;
 
 // A ballot generator: strictly increasing ballots, never shared between two node ids.
 //
@@ -165,10 +178,10 @@ typedef struct synodos_bytes {
 // belongs to synodos: fill it in with the setters (they copy), `synodos_*_from_json`, or by
 // passing it to `synodos_acceptor_prepare`/`_accept`; never free it or keep it.
 //
-// Callbacks are plain synchronous calls. The proposer asks every acceptor in turn on the
-// calling thread, so the per-call timeout (`call_timeout_us`) cannot cut off a callback that
-// blocks: a C transport must bound its own network calls (and may report
-// `SYNODOS_ERR_TIMEOUT` as its status).
+// Callbacks are plain synchronous calls. The proposer asks the acceptors in turn on the
+// calling thread (stopping at a majority), so the per-call timeout (`call_timeout_us`) cannot
+// cut off a callback that blocks: such a transport must bound its own network calls (and may
+// report `SYNODOS_ERR_TIMEOUT` as its status), or use `synodos_async_client_callbacks`.
 //
 // Threading: if a proposer or replicated log is used from several threads at once, its
 // callbacks are called from those threads at once: make them thread-safe. No synodos lock is
@@ -195,6 +208,38 @@ typedef struct synodos_client_callbacks {
   // Called once with `user_data` when the client is dropped. Optional.
   void (*free_user_data)(void *user_data);
 } synodos_client_callbacks;
+
+// An acceptor transport written in C whose calls finish later (e.g. when a network reply
+// arrives on another thread). Each callback starts the call and returns; it must arrange for
+// `synodos_completion_finish(completion, status)` to be called exactly once, possibly before
+// it returns. `request`/`proposal` (and the value bytes) are borrowed only until the callback
+// returns: copy or encode what you need first.
+//
+// Unlike `synodos_client_callbacks`, the proposer asks all acceptors at once and a call that
+// does not finish within `call_timeout_us` counts as `SYNODOS_ERR_TIMEOUT` for that acceptor.
+// Callbacks may be called from several threads at once (as for `synodos_client_callbacks`).
+typedef struct synodos_async_client_callbacks {
+  // Passed to every callback; owned by the client once `synodos_client_new_async()`
+  // succeeds (`free_user_data` runs once, when the last reference is dropped).
+  void *user_data;
+  // Phase 1: start sending `*request`; finish with the promise in
+  // `synodos_completion_promise(completion)`. Required.
+  void (*prepare)(void *user_data,
+                  const struct synodos_request *request,
+                  struct synodos_completion *completion);
+  // Phase 2: start sending `*proposal`; finish with the answer in
+  // `synodos_completion_proposal(completion)`. Required.
+  void (*accept)(void *user_data,
+                 const struct synodos_proposal_view *proposal,
+                 struct synodos_completion *completion);
+  // Start asking for every proposal accepted for slots `>= request->slot`; finish with them
+  // pushed into `synodos_completion_list(completion)`. Optional.
+  void (*observe)(void *user_data,
+                  const struct synodos_request *request,
+                  struct synodos_completion *completion);
+  // Called once with `user_data` when the client is dropped. Optional.
+  void (*free_user_data)(void *user_data);
+} synodos_async_client_callbacks;
 
 // One failing acceptor of a `SYNODOS_ERR_NO_QUORUM` error, read with
 // `synodos_last_error_failure()`.
@@ -438,9 +483,33 @@ synodos_status synodos_client_new_local(const struct synodos_acceptor *acceptor,
 synodos_status synodos_client_new_callbacks(const struct synodos_client_callbacks *callbacks,
                                             struct synodos_client **out);
 
+// Create in `*out` a client whose transport is the asynchronous C callbacks in `*callbacks`
+// (copied): calls finish later through `synodos_completion_finish()`, all acceptors are asked
+// at once, and the proposer's `call_timeout_us` applies. Ownership as for
+// `synodos_client_new_callbacks`.
+synodos_status synodos_client_new_async(const struct synodos_async_client_callbacks *callbacks,
+                                        struct synodos_client **out);
+
 // Release this client handle (the transport's `free_user_data` runs once no proposer or log
 // uses it either). NULL is a no-op.
 void synodos_client_free(struct synodos_client *client);
+
+// The promise to fill in before finishing a `prepare` completion (NULL for another kind, or
+// a NULL completion). Owned by the completion.
+struct synodos_promise *synodos_completion_promise(struct synodos_completion *completion);
+
+// The proposal to fill in before finishing an `accept` completion (NULL for another kind).
+struct synodos_proposal *synodos_completion_proposal(struct synodos_completion *completion);
+
+// The list to push into before finishing an `observe` completion (NULL for another kind).
+struct synodos_proposal_list *synodos_completion_list(struct synodos_completion *completion);
+
+// Finish a call and free the completion: `status` 0 delivers the answer filled in (an
+// unfilled promise or proposal is a transport error); any other status fails the call for
+// this acceptor (the caller sees it as `callback_status`; a message set with
+// `synodos_callback_set_error()` on this thread just before is attached). May be called from
+// any thread, exactly once. NULL is a no-op.
+void synodos_completion_finish(struct synodos_completion *completion, synodos_status status);
 
 // The status of the last failing call on this thread (`SYNODOS_OK` if none failed yet).
 //

@@ -13,7 +13,7 @@ CC="${CC:-gcc}"
 mkdir -p "$OUT/asan" "$OUT/valgrind" "$OUT/logs"
 OUT="$(cd "$OUT" && pwd)"
 
-TESTS=(test_vectors test_cluster test_competing test_failing_callback test_c_log readme_example)
+TESTS=(test_vectors test_cluster test_competing test_failing_callback test_async_transport test_c_log readme_example)
 
 # The README's example, verbatim: the first ```c block after "## C quick start".
 awk '/^## C quick start/{s=1; next} s && /^## /{exit} s && /^```c$/{c=1; next} c && /^```$/{exit} c{print}' \

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 
 use crate::acceptor::{synodos_acceptor, Local};
+use crate::completion::{check_async, synodos_async_client_callbacks, AsyncClient};
 use crate::error::{callback_failure, clear_callback_message, guard, guard_or, synodos_status, Fail, SYNODOS_OK};
 use crate::memory::{borrow, free_handle, give, put};
 use crate::message::{
@@ -24,10 +25,10 @@ use crate::message::{
 /// belongs to synodos: fill it in with the setters (they copy), `synodos_*_from_json`, or by
 /// passing it to `synodos_acceptor_prepare`/`_accept`; never free it or keep it.
 ///
-/// Callbacks are plain synchronous calls. The proposer asks every acceptor in turn on the
-/// calling thread, so the per-call timeout (`call_timeout_us`) cannot cut off a callback that
-/// blocks: a C transport must bound its own network calls (and may report
-/// `SYNODOS_ERR_TIMEOUT` as its status).
+/// Callbacks are plain synchronous calls. The proposer asks the acceptors in turn on the
+/// calling thread (stopping at a majority), so the per-call timeout (`call_timeout_us`) cannot
+/// cut off a callback that blocks: such a transport must bound its own network calls (and may
+/// report `SYNODOS_ERR_TIMEOUT` as its status), or use `synodos_async_client_callbacks`.
 ///
 /// Threading: if a proposer or replicated log is used from several threads at once, its
 /// callbacks are called from those threads at once: make them thread-safe. No synodos lock is
@@ -160,6 +161,7 @@ impl CClient {
 pub(crate) enum Client {
     Local(Local),
     Callbacks(Arc<CClient>),
+    Async(Arc<AsyncClient>),
 }
 
 impl AcceptorClient for Client {
@@ -167,25 +169,30 @@ impl AcceptorClient for Client {
         match self {
             Client::Local(a) => a.with(|acc| acc.prepare(request)),
             Client::Callbacks(c) => c.prepare(request),
+            Client::Async(c) => c.prepare(request).await,
         }
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
             Client::Local(a) => a.with(|acc| acc.accept(proposal)),
             Client::Callbacks(c) => c.accept(proposal),
+            Client::Async(c) => c.accept(proposal).await,
         }
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
             Client::Local(a) => a.with(|acc| acc.accepted_from(request)),
             Client::Callbacks(c) => c.observe(request),
+            Client::Async(c) => c.observe(request).await,
         }
     }
 }
 
-/// How a proposer reaches one acceptor: an in-process acceptor or a C transport.
+/// How a proposer reaches one acceptor: an in-process acceptor or a C transport (synchronous
+/// or asynchronous).
 ///
-/// Create with `synodos_client_new_local()` or `synodos_client_new_callbacks()`; free with
+/// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()` or
+/// `synodos_client_new_async()`; free with
 /// `synodos_client_free()`. Proposers and logs built from a client keep their own reference,
 /// so the client handle may be freed right after. Thread-safe (for a C transport, as far as
 /// its callbacks are).
@@ -232,6 +239,27 @@ pub extern "C" fn synodos_client_new_callbacks(
             free_user_data: cb.free_user_data,
         };
         let client = synodos_client { inner: Client::Callbacks(Arc::new(client)) };
+        // SAFETY: checked non-NULL above.
+        unsafe { give(out, client, "out") }
+    })
+}
+
+/// Create in `*out` a client whose transport is the asynchronous C callbacks in `*callbacks`
+/// (copied): calls finish later through `synodos_completion_finish()`, all acceptors are asked
+/// at once, and the proposer's `call_timeout_us` applies. Ownership as for
+/// `synodos_client_new_callbacks`.
+#[no_mangle]
+pub extern "C" fn synodos_client_new_async(
+    callbacks: *const synodos_async_client_callbacks,
+    out: *mut *mut synodos_client,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
+        // SAFETY: NULL or a valid struct (contract).
+        let cb = unsafe { borrow(callbacks, "callbacks") }?;
+        check_async(cb)?;
+        let client = synodos_client { inner: Client::Async(Arc::new(AsyncClient { cb: *cb })) };
         // SAFETY: checked non-NULL above.
         unsafe { give(out, client, "out") }
     })

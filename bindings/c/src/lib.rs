@@ -22,6 +22,7 @@
 mod acceptor;
 mod bench;
 mod client;
+mod completion;
 mod error;
 mod ids;
 mod log;
@@ -32,6 +33,7 @@ mod proposer;
 pub use acceptor::*;
 pub use bench::*;
 pub use client::*;
+pub use completion::*;
 pub use error::*;
 pub use ids::*;
 pub use log::*;
