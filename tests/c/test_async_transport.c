@@ -280,6 +280,7 @@ static void failing_completions_reach_the_caller(void) {
     CHECK(f.status == SYNODOS_ERR_TRANSPORT);
     CHECK((f.acceptor == 0 && f.callback_status == 33) || (f.acceptor == 2 && f.callback_status == 34));
   }
+  CHECK(strstr(synodos_last_error_message(), "prepare callback returned status 33: remote said no") != NULL);
   synodos_proposer_free(p);
   trio_free(&t);
 }
