@@ -43,17 +43,40 @@ impl Client {
     }
 }
 
-/// The `concurrent.futures.Future` a client returned, to cancel if the proposer stops
-/// waiting for it (it timed out, or a majority answered first).
-struct CancelOnDrop(Arc<Mutex<Option<Py<PyAny>>>>);
+/// The `concurrent.futures.Future` a client answered with, and whether the proposer has
+/// stopped waiting for it. One lock orders the two sides, so a future that arrives after
+/// the proposer gave up is still cancelled.
+#[derive(Default)]
+struct Pending {
+    future: Option<Py<PyAny>>,
+    abandoned: bool,
+}
+
+type SharedPending = Arc<Mutex<Pending>>;
+
+fn lock(p: &SharedPending) -> std::sync::MutexGuard<'_, Pending> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cancel_later(future: Py<PyAny>) {
+    let _ = pool::submit(Box::new(move |py: Python<'_>| {
+        let _ = future.bind(py).call_method0("cancel");
+    }));
+}
+
+/// Cancels the client's future if the call is dropped before it answered (it timed out, or
+/// a majority answered first).
+struct CancelOnDrop(SharedPending);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        let pending = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(future) = pending {
-            let _ = pool::submit(Box::new(move |py: Python<'_>| {
-                let _ = future.bind(py).call_method0("cancel");
-            }));
+        let future = {
+            let mut p = lock(&self.0);
+            p.abandoned = true;
+            p.future.take()
+        };
+        if let Some(future) = future {
+            cancel_later(future);
         }
     }
 }
@@ -81,7 +104,7 @@ where
 {
     let (tx, rx) = oneshot::channel::<Result<R>>();
     let obj = Arc::clone(obj);
-    let pending = Arc::new(Mutex::new(None));
+    let pending: SharedPending = Arc::default();
     let cancel = CancelOnDrop(pending.clone());
     let task: pool::Task = Box::new(move |py: Python<'_>| {
         if tx.is_canceled() {
@@ -112,13 +135,19 @@ where
                     }
                     Ok(())
                 };
-                *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer.clone().unbind());
-                let registered = PyCFunction::new_closure(py, None, None, on_done)
-                    .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
-                if let Err(e) = registered {
-                    // The callback (holding the sender) is gone: the caller sees a dropped channel.
-                    let _ = transport_error(py, method, e);
+                {
+                    let mut p = lock(&pending);
+                    if p.abandoned {
+                        drop(p);
+                        let _ = answer.call_method0("cancel");
+                        return;
+                    }
+                    p.future = Some(answer.clone().unbind());
                 }
+                // If registering fails, the callback (holding the sender) is gone and the
+                // caller sees the call end without an answer.
+                let _ = PyCFunction::new_closure(py, None, None, on_done)
+                    .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
             }
             Ok(false) if answer.hasattr("__await__").unwrap_or(false) => {
                 let _ = answer.call_method0("close");
@@ -137,7 +166,11 @@ where
         Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer"))),
     };
     // Answered: nothing to cancel.
-    let done = cancel.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let done = {
+        let mut p = lock(&cancel.0);
+        p.abandoned = true;
+        p.future.take()
+    };
     drop(done);
     result
 }
