@@ -1,6 +1,8 @@
 //! Acceptor clients: a local acceptor, or a transport written in C (a struct of callbacks).
 
 use std::ffi::c_void;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
@@ -155,8 +157,9 @@ impl CClient {
     }
 }
 
-/// What a proposer holds for each acceptor. Both kinds answer synchronously, so the futures
-/// hold no nested future (small futures are cheaper to move into the driver's fan-out).
+/// What a proposer holds for each acceptor. The synchronous kinds hold no nested future and
+/// the asynchronous one boxes its own, so every call's future stays small (cheaper to build and
+/// move into the driver's fan-out; the async path allocates anyway).
 #[derive(Clone)]
 pub(crate) enum Client {
     Local(Local),
@@ -164,26 +167,39 @@ pub(crate) enum Client {
     Async(Arc<AsyncClient>),
 }
 
+/// A boxed future behind a vtable: keeps the asynchronous transport's code out of the
+/// synchronous clients' hot path.
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
+
 impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
             Client::Local(a) => a.with(|acc| acc.prepare(request)),
             Client::Callbacks(c) => c.prepare(request),
-            Client::Async(c) => c.prepare(request).await,
+            Client::Async(c) => {
+                let fut: Boxed<'_, Promise> = Box::pin(c.prepare(request));
+                fut.await
+            }
         }
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
             Client::Local(a) => a.with(|acc| acc.accept(proposal)),
             Client::Callbacks(c) => c.accept(proposal),
-            Client::Async(c) => c.accept(proposal).await,
+            Client::Async(c) => {
+                let fut: Boxed<'_, Proposal> = Box::pin(c.accept(proposal));
+                fut.await
+            }
         }
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
             Client::Local(a) => a.with(|acc| acc.accepted_from(request)),
             Client::Callbacks(c) => c.observe(request),
-            Client::Async(c) => c.observe(request).await,
+            Client::Async(c) => {
+                let fut: Boxed<'_, Vec<Proposal>> = Box::pin(c.observe(request));
+                fut.await
+            }
         }
     }
 }
