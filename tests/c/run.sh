@@ -67,7 +67,10 @@ for t in "${TESTS[@]}"; do
   valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
     --suppressions="$ROOT/tests/c/valgrind.supp" \
     "$OUT/valgrind/$t" > "$log" 2>&1 || rc=$?
-  if grep -qE "^==[0-9]+== " "$log"; then rc=1; fi # valgrind -q prints only reports
+  # Errors and leaks make valgrind exit 1; also catch any report that did not.
+  if grep -qE "^==[0-9]+== .*(Invalid (read|write|free)|uninitialised|Mismatched|definitely lost|possibly lost|indirectly lost|ERROR SUMMARY: [1-9])" "$log"; then
+    rc=1
+  fi
   report "valgrind $t" "$rc" "$log"
 done
 
