@@ -6,9 +6,8 @@
 //! - recovery: open + replay of 1M 256-byte records (warm and cold page cache).
 //!
 //! `cargo bench -p synodos --bench file_log`. `SYNODOS_BENCH_ROUNDS` (default 5) rounds of
-//! `SYNODOS_BENCH_SECS` (default 1) per write measurement; `SYNODOS_BENCH_DIR` where the
-//! files go (default: a temporary directory); `SYNODOS_BENCH_RECOVERY` the recovery record
-//! count (default 1M).
+//! `SYNODOS_BENCH_SECS` (default 2); `SYNODOS_BENCH_DIR` where the files go (default: a
+//! temporary directory); `SYNODOS_BENCH_RECOVERY` the recovery record count (default 1M).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs::OpenOptions;
@@ -23,50 +22,59 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-/// Run `step` (which writes `per_step` records) until `secs` pass; records per second.
-fn rate(secs: f64, per_step: u64, mut step: impl FnMut()) -> f64 {
-    // Warm up: the first syncs allocate blocks and may be slower.
-    for _ in 0..5 {
-        step();
-    }
-    let start = Instant::now();
-    let mut records = 0u64;
-    while start.elapsed() < Duration::from_secs_f64(secs) {
-        step();
-        records += per_step;
-    }
-    records as f64 / start.elapsed().as_secs_f64()
+/// The four writers, each one `fdatasync` per step.
+struct Writers {
+    raw: std::fs::File,
+    logs: [FileLog; 3],
+    next: [u64; 3],
+    record: [u8; RECORD],
 }
 
-fn raw_fdatasync(dir: &std::path::Path, secs: f64) -> f64 {
-    let path = dir.join("raw");
-    let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path).unwrap();
-    let record = [0x5au8; RECORD];
-    let r = rate(secs, 1, || {
-        file.write_all(&record).unwrap();
-        file.sync_data().unwrap();
-    });
-    std::fs::remove_file(path).unwrap();
-    r
-}
+/// Records per step of each writer: raw, FileLog::record, batch of 16, batch of 64.
+const BATCHES: [u64; 4] = [1, 1, 16, 64];
 
-fn file_log(dir: &std::path::Path, secs: f64, batch: usize) -> f64 {
-    let path = dir.join(format!("log-{batch}"));
-    let mut log = FileLog::open(&path).unwrap();
-    let record = [0x5au8; RECORD];
-    let mut next = 1u64;
-    let r = rate(secs, batch as u64, || {
-        if batch == 1 {
-            log.record(next, &record).unwrap();
-        } else {
-            let b: Vec<(u64, &[u8])> = (next..next + batch as u64).map(|id| (id, &record[..])).collect();
-            log.record_batch(&b).unwrap();
+impl Writers {
+    fn new(dir: &std::path::Path) -> Self {
+        let raw = OpenOptions::new().create(true).truncate(true).write(true).open(dir.join("raw")).unwrap();
+        let logs = [1, 16, 64].map(|b| FileLog::open(dir.join(format!("log-{b}"))).unwrap());
+        Writers { raw, logs, next: [1; 3], record: [0x5a; RECORD] }
+    }
+
+    /// One step of writer `k` (an index into [`BATCHES`]).
+    fn step(&mut self, k: usize) {
+        if k == 0 {
+            self.raw.write_all(&self.record).unwrap();
+            self.raw.sync_data().unwrap();
+            return;
         }
-        next += batch as u64;
-    });
-    drop(log);
-    std::fs::remove_dir_all(path).unwrap();
-    r
+        let i = k - 1;
+        let n = BATCHES[k];
+        let first = self.next[i];
+        if n == 1 {
+            self.logs[i].record(first, &self.record).unwrap();
+        } else {
+            let b: Vec<(u64, &[u8])> = (first..first + n).map(|id| (id, &self.record[..])).collect();
+            self.logs[i].record_batch(&b).unwrap();
+        }
+        self.next[i] += n;
+    }
+}
+
+/// Run the four writers in turn, one step (one fsync) each, for `secs`: the disk's noise
+/// (other processes' I/O, the host) then hits all four alike. Records/s of each.
+fn interleaved(w: &mut Writers, secs: f64) -> [f64; 4] {
+    let mut spent = [Duration::ZERO; 4];
+    let mut steps = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs_f64(secs) {
+        for (k, t) in spent.iter_mut().enumerate() {
+            let s = Instant::now();
+            w.step(k);
+            *t += s.elapsed();
+        }
+        steps += 1;
+    }
+    std::array::from_fn(|k| (steps * BATCHES[k]) as f64 / spent[k].as_secs_f64())
 }
 
 /// Open + replay every record (as `AcceptorCore::recover` does); returns (records/s, MB/s).
@@ -137,7 +145,7 @@ fn raw_cold_read(path: &std::path::Path) -> f64 {
 }
 
 fn main() {
-    let secs: f64 = env_or("SYNODOS_BENCH_SECS", 1.0);
+    let secs: f64 = env_or("SYNODOS_BENCH_SECS", 2.0);
     let rounds: usize = env_or("SYNODOS_BENCH_ROUNDS", 5);
     let n: u64 = env_or("SYNODOS_BENCH_RECOVERY", 1_000_000);
     let tmp = match std::env::var("SYNODOS_BENCH_DIR") {
@@ -146,27 +154,30 @@ fn main() {
     };
     let dir = tmp.path();
     println!(
-        "file_log bench: {RECORD}-byte records; {rounds} rounds of {secs} s per write measurement, \
-         interleaved so disk noise hits all alike; medians; files in {}",
+        "file_log bench: {RECORD}-byte records; {rounds} rounds of {secs} s; in each round raw, unbatched, \
+         batch 16 and batch 64 take turns one fsync at a time; medians over rounds; files in {}",
         dir.display()
     );
-    // Ratios are taken within each round (same disk conditions), then the median.
-    let (mut raw, mut one, mut b16, mut b64) = (vec![], vec![], vec![], vec![]);
-    let (mut r_one, mut r16, mut r64) = (vec![], vec![], vec![]);
+    let mut w = Writers::new(dir);
+    interleaved(&mut w, 0.2); // warm up: the first syncs allocate blocks
+    let mut rates: [Vec<f64>; 4] = Default::default();
+    let mut ratios: [Vec<f64>; 3] = Default::default();
     for round in 0..rounds {
-        let (a, b, c, d) =
-            (raw_fdatasync(dir, secs), file_log(dir, secs, 1), file_log(dir, secs, 16), file_log(dir, secs, 64));
-        println!("  round {round}: raw {a:.0}/s, unbatched {b:.0}/s, batch16 {c:.0}/s, batch64 {d:.0}/s");
-        r_one.push(b / a);
-        r16.push(c / b);
-        r64.push(d / b);
-        raw.push(a);
-        one.push(b);
-        b16.push(c);
-        b64.push(d);
+        let r = interleaved(&mut w, secs);
+        println!(
+            "  round {round}: raw {:.0}/s, unbatched {:.0}/s, batch16 {:.0}/s, batch64 {:.0}/s",
+            r[0], r[1], r[2], r[3]
+        );
+        for (k, v) in rates.iter_mut().enumerate() {
+            v.push(r[k]);
+        }
+        ratios[0].push(r[1] / r[0]);
+        ratios[1].push(r[2] / r[1]);
+        ratios[2].push(r[3] / r[1]);
     }
-    let (raw, one, b16, b64) = (median(raw), median(one), median(b16), median(b64));
-    let (r_one, r16, r64) = (median(r_one), median(r16), median(r64));
+    drop(w);
+    let [raw, one, b16, b64] = rates.map(median);
+    let [r_one, r16, r64] = ratios.map(median);
     println!("raw write+fdatasync        {raw:>12.0} records/s");
     println!("FileLog record (unbatched) {one:>12.0} records/s   {r_one:.2}x raw");
     println!("FileLog batches of 16      {b16:>12.0} records/s   {r16:.1}x unbatched");
