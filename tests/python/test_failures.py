@@ -205,3 +205,19 @@ def test_the_exception_hierarchy() -> None:
         assert issubclass(cls, synodos.SynodosError) and issubclass(cls, Exception)
         assert cls.__module__ == "synodos"
     assert synodos.SynodosTimeoutError.__name__ != TimeoutError.__name__  # no shadowing
+
+
+def test_an_id_generator_exception_is_the_cause() -> None:
+    boom = RuntimeError("no ids today")
+
+    class BrokenIds:
+        def next(self) -> int:
+            raise boom
+
+        def observe(self, seen: int) -> None:
+            pass
+
+    with pytest.raises(synodos.SynodosError) as info:
+        Proposer([Acceptor() for _ in range(3)], ids=BrokenIds()).propose(b"v")
+    assert info.value.__cause__ is boom
+    assert "ids.next()" in str(info.value)
