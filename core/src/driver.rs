@@ -122,7 +122,10 @@ impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
 
 /// Run every future at once and hand each output to `on_output` as it completes, until
 /// `on_output` breaks; returns the break value, or `None` once all completed without one.
-/// Futures still running at a break are dropped (their calls are abandoned).
+///
+/// Every future is polled at least once, even when the outcome is decided before its turn:
+/// each acceptor is asked (its request sent) although the caller returns at a majority.
+/// Futures still running at the break are then dropped (their answers are not awaited).
 ///
 /// Cheaper than `FuturesUnordered` for a handful of futures: one allocation for all of them
 /// and none per future; each wake-up polls the ones still running.
@@ -131,9 +134,14 @@ async fn fan_out<Fut: Future, R>(
     mut on_output: impl FnMut(Fut::Output) -> ControlFlow<R>,
 ) -> Option<R> {
     let mut slots: Pin<Box<[Option<Fut>]>> = Box::into_pin(futures.map(Some).collect::<Box<[_]>>());
+    let mut first_pass = true;
     std::future::poll_fn(move |cx| {
         let mut running = false;
+        let mut decided = None;
         for i in 0..slots.len() {
+            if decided.is_some() && !first_pass {
+                break;
+            }
             // SAFETY: the boxed slice is pinned, and neither it nor its elements are ever
             // moved: we only project a pinned reference to one element at a time.
             let mut slot = unsafe { slots.as_mut().map_unchecked_mut(|s| &mut s[i]) };
@@ -141,17 +149,20 @@ async fn fan_out<Fut: Future, R>(
             match fut.poll(cx) {
                 Poll::Ready(output) => {
                     slot.set(None);
-                    if let ControlFlow::Break(r) = on_output(output) {
-                        return Poll::Ready(Some(r));
+                    if decided.is_none() {
+                        if let ControlFlow::Break(r) = on_output(output) {
+                            decided = Some(r);
+                        }
                     }
                 }
                 Poll::Pending => running = true,
             }
         }
-        if running {
-            Poll::Pending
-        } else {
-            Poll::Ready(None)
+        first_pass = false;
+        match decided {
+            Some(r) => Poll::Ready(Some(r)),
+            None if running => Poll::Pending,
+            None => Poll::Ready(None),
         }
     })
     .await

@@ -285,3 +285,14 @@ async fn runs_on_tokio_with_the_tokio_sleeper() {
     let p = Proposer::new(acceptors, CounterIdGenerator::new(1), synodos::TokioSleeper).unwrap();
     assert_eq!(p.propose(b"t".to_vec()).await.unwrap(), b"t");
 }
+
+#[test]
+fn every_acceptor_is_asked_even_when_a_majority_answered_first() {
+    let acceptors: Vec<LocalAcceptor> = (0..5).map(|_| LocalAcceptor::in_memory()).collect();
+    let p = Proposer::new(acceptors.clone(), CounterIdGenerator::new(1), StdSleeper).unwrap();
+    assert_eq!(p.propose_blocking(b"v".to_vec()).unwrap(), b"v");
+    for (i, a) in acceptors.iter().enumerate() {
+        let accepted = a.with(|a| Ok(a.core().accepted(0))).unwrap();
+        assert_eq!(accepted.map(|p| p.value), Some(b"v".to_vec()), "acceptor {i} was not asked");
+    }
+}
