@@ -3,7 +3,8 @@
 //! - raw `write + fdatasync` of a 256-byte record (the physical limit of this disk),
 //! - `FileLog::record`, one 256-byte record per call,
 //! - `FileLog::record_batch` with batches of 16 and 64 (group commit),
-//! - recovery: open + replay of 1M 256-byte records (warm and cold page cache).
+//! - recovery: open + replay of 1M 256-byte records (warm and cold page cache; the first
+//!   read of freshly written blocks is reported apart: on this VM it is several times slower).
 //!
 //! `cargo bench -p synodos --bench file_log`. `SYNODOS_BENCH_ROUNDS` (default 5) rounds of
 //! `SYNODOS_BENCH_SECS` (default 2); `SYNODOS_BENCH_DIR` where the files go (default: a
@@ -94,7 +95,15 @@ fn recover(path: &std::path::Path, n: u64) -> (f64, f64) {
     (n as f64 / secs, log.file_bytes() as f64 / secs / 1e6)
 }
 
-fn recovery(dir: &std::path::Path, n: u64) -> ((f64, f64), (f64, f64)) {
+/// Drop `path` from the page cache (POSIX_FADV_DONTNEED on its clean pages).
+fn evict(path: &std::path::Path) {
+    let file = std::fs::File::open(path).unwrap();
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+}
+
+/// Recovery of `n` records: warm; cold right after writing (the virtual disk's first read
+/// of new blocks is slower); a plain sequential read; cold again.
+fn recovery(dir: &std::path::Path, n: u64) -> [(f64, f64); 3] {
     let path = dir.join("recovery");
     let mut log = FileLog::open(&path).unwrap();
     let record = [0x5au8; RECORD];
@@ -106,19 +115,16 @@ fn recovery(dir: &std::path::Path, n: u64) -> ((f64, f64), (f64, f64)) {
         id = end;
     }
     drop(log);
+    let file = path.join("log");
     let warm = recover(&path, n);
-    // Evict just this file from the page cache (POSIX_FADV_DONTNEED on clean pages), so
-    // the second replay reads from the disk.
-    let file = std::fs::File::open(path.join("log")).unwrap();
-    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-    drop(file);
-    let cold = recover(&path, n);
-    println!(
-        "raw sequential read, cold  {:>12.0} MB/s (the disk's limit for cold recovery)",
-        raw_cold_read(&path.join("log"))
-    );
+    evict(&file);
+    let first = recover(&path, n);
+    evict(&file);
+    println!("raw sequential read, cold  {:>12.0} MB/s (plain 4 MiB reads of the same file)", raw_cold_read(&file));
+    evict(&file);
+    let again = recover(&path, n);
     std::fs::remove_dir_all(path).unwrap();
-    (warm, cold)
+    [warm, first, again]
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -126,11 +132,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Read the whole file once with a cold cache: what the disk itself delivers.
+/// Read the whole (evicted) file once: what the disk itself delivers.
 fn raw_cold_read(path: &std::path::Path) -> f64 {
     use std::io::Read;
     let mut file = std::fs::File::open(path).unwrap();
-    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
     let mut buf = vec![0u8; 4 << 20];
     let start = Instant::now();
     let mut total = 0u64;
@@ -182,13 +187,14 @@ fn main() {
     println!("FileLog record (unbatched) {one:>12.0} records/s   {r_one:.2}x raw");
     println!("FileLog batches of 16      {b16:>12.0} records/s   {r16:.1}x unbatched");
     println!("FileLog batches of 64      {b64:>12.0} records/s   {r64:.1}x unbatched");
-    let ((warm, warm_mb), (cold, cold_mb)) = recovery(dir, n);
+    let [(warm, warm_mb), (first, first_mb), (cold, cold_mb)] = recovery(dir, n);
     println!("recovery, warm cache       {warm:>12.0} records/s   ({warm_mb:.0} MB/s of log, {n} records)");
-    println!("recovery, cold cache       {cold:>12.0} records/s   ({cold_mb:.0} MB/s of log, {n} records)");
+    println!("recovery, cold, 1st read   {first:>12.0} records/s   ({first_mb:.0} MB/s; first read of new blocks)");
+    println!("recovery, cold cache       {cold:>12.0} records/s   ({cold_mb:.0} MB/s of log)");
     println!(
-        "targets: unbatched >= 0.8x raw: {}; batch 64 >= 20x unbatched: {}; warm recovery >= 1M/s: {}",
+        "targets: unbatched >= 0.8x raw: {}; batch 64 >= 20x unbatched: {}; warm and cold recovery >= 1M/s: {}",
         r_one >= 0.8,
         r64 >= 20.0,
-        warm >= 1e6
+        warm.min(cold) >= 1e6
     );
 }
