@@ -298,10 +298,12 @@ fn kill_9_loop_loses_no_acknowledged_promise_or_accept() {
     let cycles = std::env::var("SYNODOS_CRASH_CYCLES").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     let seed = std::env::var("SYNODOS_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x6b696c6c);
     let t = kill_loop(cycles, seed, &[Mode::Single, Mode::Batch]);
-    println!(
-        "crash: cycles {}, acknowledged {}, lost {} (killed before ready {}, torn bytes cut {}, seed {seed})",
+    // Straight to stdout, past the test harness's capture, so `make test` shows the line.
+    let line = format!(
+        "crash: cycles {}, acknowledged {}, lost {} (killed before ready {}, torn bytes cut {}, seed {seed})\n",
         t.cycles, t.acknowledged, t.lost, t.killed_before_ready, t.torn_bytes_cut
     );
+    std::io::stdout().write_all(line.as_bytes()).unwrap();
     assert_eq!(t.lost, 0);
     assert_eq!(t.cycles, cycles);
     assert!(t.acknowledged >= cycles * 10, "too few acknowledgements to mean anything: {}", t.acknowledged);
