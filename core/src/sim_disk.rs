@@ -381,7 +381,7 @@ impl StorageFile for SimFile {
             let data = &st.inodes[self.inode].data;
             let from = offset as usize;
             let src = data
-                .get(from..from + buf.len())
+                .get(from..from.saturating_add(buf.len()))
                 .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"))?;
             buf.copy_from_slice(src);
             Ok(())

@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use synodos::file_log::{FileLogOptions, OsStorage};
 use synodos::{persist_all, Acceptor, AcceptorCore, FileLog, Log, MemoryLog, Proposal, Request};
 
 const CHILD_DIR: &str = "SYNODOS_CRASH_CHILD_DIR";
@@ -79,8 +80,12 @@ fn crash_child() {
     let seed = std::env::var(CHILD_SEED).ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let floor: u64 = std::env::var(CHILD_FLOOR).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut rng = fastrand::Rng::with_seed(seed);
-    let promises = FileLog::open(dir.join("promises")).unwrap_or_else(|e| fail("open promises", e));
-    let accepts = FileLog::open(dir.join("accepts")).unwrap_or_else(|e| fail("open accepts", e));
+    // Compact after 32 KiB of trimmed records, so kills also land inside compactions.
+    let open = |name: &str| {
+        let options = FileLogOptions { compact_min_bytes: 32 << 10 };
+        FileLog::open_with(OsStorage::new(dir.join(name)), options).unwrap_or_else(|e| fail(name, e))
+    };
+    let (promises, accepts) = (open("promises"), open("accepts"));
     match mode {
         Mode::Single => {
             run_single(Acceptor::new(promises, accepts).unwrap_or_else(|e| fail("recover", e)), &mut rng, floor)

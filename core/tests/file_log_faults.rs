@@ -151,6 +151,29 @@ fn an_old_flipped_bit_is_still_corruption_when_the_last_write_was_zero_filled_to
 }
 
 #[test]
+fn frames_out_of_id_order_or_a_short_or_foreign_header_fail_the_open() {
+    let good = disk_with_three().read(FILE).unwrap();
+    let frame = (OVERHEAD + 20) as usize;
+    let h = HEADER as usize;
+    // Records 2 and 1 swapped: every checksum holds, the order does not.
+    let mut swapped = good[..h].to_vec();
+    swapped.extend_from_slice(&good[h + frame..h + 2 * frame]);
+    swapped.extend_from_slice(&good[h..h + frame]);
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("swapped", swapped, "offset 58: record id 1 after id 2"),
+        ("short header", good[..10].to_vec(), "offset 0: file is 10 bytes"),
+        ("empty file", Vec::new(), "offset 0: file is 0 bytes"),
+        ("other magic", [b"NOTALOG!".as_slice(), &good[8..]].concat(), "not a synodos log"),
+    ];
+    for (name, bytes, want) in cases {
+        let disk = SimDisk::new();
+        disk.write_durable(FILE, &bytes);
+        let msg = disk.open_log(DIR).unwrap_err().to_string();
+        assert!(msg.contains(want) && msg.contains("sim:node/log/log"), "{name}: {msg}");
+    }
+}
+
+#[test]
 fn a_bit_that_rots_after_open_fails_the_read_instead_of_returning_bad_data() {
     let disk = disk_with_three();
     let log = disk.open_log(DIR).unwrap();
