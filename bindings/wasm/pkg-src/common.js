@@ -14,7 +14,12 @@ function setupSynodos(wasm) {
       }
     }
   }
-  wasm.__setErrorFactory((code, message, cause, details) => new SynodosError(code, message, cause, details));
+  const makeError = (code, message, cause, details) => new SynodosError(code, message, cause, details);
+  wasm.__setErrorFactory(makeError);
+  // Found there by a fresh wasm instance after a panic restarted the module.
+  globalThis[Symbol.for('synodos.errorFactory')] = makeError;
+  // Called by the panic hook: start the fresh wasm instance at once (see `start` in lib.rs).
+  globalThis[Symbol.for('synodos.afterPanic')] = () => wasm.__noop();
 
   // Chosen entries from `from` on, forever (break out of the loop to stop). Each step is
   // `wait` on the core's replicated log; nothing here decides what is chosen.
@@ -49,5 +54,6 @@ function setupSynodos(wasm) {
     runLogConformanceAsync: wasm.runLogConformanceAsync,
     majority: wasm.majority,
     __memoryBytes: wasm.__memoryBytes,
+    __panicForTest: wasm.__panicForTest,
   });
 }

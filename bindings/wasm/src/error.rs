@@ -114,6 +114,16 @@ pub fn set_error_factory(factory: Function) {
     ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(factory));
 }
 
+/// The factory the entry module also leaves on `globalThis` under
+/// `Symbol.for("synodos.errorFactory")`: after a panic restarted the wasm instance (see
+/// `start`), the fresh instance finds it there.
+fn global_factory() -> Option<Function> {
+    let key = js_sys::Symbol::for_("synodos.errorFactory");
+    let f = Reflect::get(&js_sys::global(), &key).ok()?.dyn_into::<Function>().ok()?;
+    ERROR_FACTORY.with(|slot| *slot.borrow_mut() = Some(f.clone()));
+    Some(f)
+}
+
 /// Extra fields of an error: `failures` for NO_QUORUM, `promised` for REJECTED.
 fn details(error: &Error) -> JsValue {
     let out = js_sys::Object::new();
@@ -144,7 +154,7 @@ fn to_js(error: &Error, acceptor: Option<usize>) -> JsValue {
     if let Some(i) = acceptor {
         let _ = Reflect::set(&extra, &"acceptor".into(), &JsValue::from(i as u32));
     }
-    let factory = ERROR_FACTORY.with(|f| f.borrow().clone());
+    let factory = ERROR_FACTORY.with(|f| f.borrow().clone()).or_else(global_factory);
     if let Some(factory) = factory {
         let args = Array::of4(&code, &message, &cause, &extra);
         if let Ok(e) = factory.apply(&JsValue::NULL, &args) {

@@ -44,11 +44,33 @@ extern "C" {
     fn console_error(s: &str);
 }
 
-/// Module start: report Rust panics (bugs) on `console.error`.
+/// Module start: install the panic hook. The build uses `panic=abort`, and no input or
+/// callback path can panic (clippy denies `unwrap`/`expect`/`panic`); a panic would be a
+/// bug. If one happens, the hook reports it on `console.error` and schedules a fresh wasm
+/// instance for the next call: the call that panicked throws a `RuntimeError`, the objects
+/// that lived in the aborted instance (whose state may be half-updated) refuse further use,
+/// and everything created afterwards works. This keeps the module usable without ever
+/// running on state that a panic interrupted.
 #[wasm_bindgen(start)]
 pub fn start() {
-    std::panic::set_hook(Box::new(|info| console_error(&format!("synodos (wasm) panicked: {info}"))));
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("synodos (wasm) panicked (a bug; the module restarts): {info}"));
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen::handler::schedule_reinit();
+        // Let the entry module make one (no-op) call now, so the fresh instance exists before
+        // this call traps: from then on objects of the aborted instance are refused.
+        let key = js_sys::Symbol::for_("synodos.afterPanic");
+        if let Ok(f) = Reflect::get(&js_sys::global(), &key) {
+            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                let _ = f.call0(&JsValue::NULL);
+            }
+        }
+    }));
 }
+
+/// Internal: does nothing (the first call after a panic starts the fresh instance).
+#[wasm_bindgen(js_name = "__noop", skip_typescript)]
+pub fn noop() {}
 
 /// An in-process acceptor over two logs (the ancestor's `NewAcceptor(promiseLog,
 /// acceptLog)`). Each log is a `MemoryLog`, any object with synchronous `record`, `last`,
@@ -456,4 +478,12 @@ pub fn memory_bytes() -> f64 {
     {
         0.0
     }
+}
+
+/// Internal (tests): panic on purpose, to show that a Rust panic reaches JS as an exception
+/// and leaves the module usable.
+#[wasm_bindgen(js_name = "__panicForTest", skip_typescript)]
+#[allow(clippy::panic)]
+pub fn panic_for_test(message: &str) {
+    panic!("deliberate panic: {message}");
 }
