@@ -1,5 +1,6 @@
 //! The callback driver: fan-out, majority, timeouts, errors, competing proposers, the log.
 
+#![cfg(feature = "std-timer")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::Cell;
