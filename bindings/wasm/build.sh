@@ -30,13 +30,13 @@ if [ -z "$toolchain" ]; then
 fi
 if [ "$toolchain" = rustup ]; then
   TARGET_DIR="$ROOT/target/wasm"
-  CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --locked --target wasm32-unknown-unknown \
+  CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --target wasm32-unknown-unknown \
     --manifest-path "$ROOT/Cargo.toml" -p synodos-wasm
 else
   # Debian's Rust (rustc-web) and its std sources; its own target dir.
   TARGET_DIR="$ROOT/target/wasm-debian"
   PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$TARGET_DIR" \
-    cargo build --release --locked --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
+    cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
     --manifest-path "$ROOT/Cargo.toml" -p synodos-wasm
 fi
 echo "built with the $toolchain toolchain"
