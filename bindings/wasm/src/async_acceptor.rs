@@ -201,7 +201,7 @@ fn promise_of<F>(f: F) -> JsPromise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
-    future_to_promise(async move { f.await.map_err(|e| to_js_error(&e)) })
+    crate::run_to_promise(async move { f.await.map_err(|e| to_js_error(&e)) })
 }
 
 #[wasm_bindgen]

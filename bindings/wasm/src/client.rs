@@ -69,13 +69,22 @@ impl JsClient {
     async fn call(&self, name: &str, f: &Function, arg: JsValue) -> Result<JsValue> {
         let v = f.call1(&self.obj, &arg).map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
         let is_promise = v.is_instance_of::<JsPromise>();
-        if is_promise || (v.is_object() && method(&v, "then").is_some()) {
+        if is_promise || is_thenable(&v) {
             let p: JsPromise = if is_promise { v.unchecked_into() } else { JsPromise::resolve(&v) };
             JsFuture::from(p).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))
         } else {
             Ok(v)
         }
     }
+}
+
+thread_local! {
+    static THEN: JsValue = JsValue::from_str("then");
+}
+
+/// A non-Promise object with a `then` method (a PromiseLike); the key string is made once.
+pub(crate) fn is_thenable(v: &JsValue) -> bool {
+    v.is_object() && THEN.with(|key| js_sys::Reflect::get(v, key).map(|f| f.is_function()).unwrap_or(false))
 }
 
 /// Either kind of client.

@@ -315,6 +315,23 @@ fn value_from(v: &JsValue) -> Result<Vec<u8>> {
     }
 }
 
+/// Run `fut` to a JS Promise. It is polled once right here: when it finishes at once (every
+/// acceptor in-process) the Promise is created settled, without spawning a task. Otherwise
+/// it is handed to the microtask executor, which polls it again with a real waker (futures
+/// must use the waker of their latest poll, so nothing from the first poll is lost).
+pub(crate) fn run_to_promise<F>(fut: F) -> JsPromise
+where
+    F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let mut fut = Box::pin(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Ok(v)) => JsPromise::resolve(&v),
+        std::task::Poll::Ready(Err(e)) => JsPromise::reject(&e),
+        std::task::Poll::Pending => future_to_promise(fut),
+    }
+}
+
 fn rejected(e: &Error) -> JsPromise {
     JsPromise::reject(&to_js_error(e))
 }
@@ -348,7 +365,7 @@ impl Proposer {
             (Err(e), _) | (_, Err(e)) => return rejected(&e),
         };
         let p = self.inner.clone();
-        future_to_promise(async move {
+        run_to_promise(async move {
             match p.propose_at(slot, value).await {
                 Ok(chosen) => Ok(Uint8Array::from(&chosen[..]).into()),
                 Err(e) => Err(to_js_error(&e)),
@@ -386,7 +403,7 @@ impl ReplicatedLog {
             Err(e) => return rejected(&e),
         };
         let log = self.inner.clone();
-        future_to_promise(async move {
+        run_to_promise(async move {
             match log.append(value).await {
                 Ok(entry) => Ok(msg::entry_to(&entry)),
                 Err(e) => Err(to_js_error(&e)),
@@ -416,7 +433,7 @@ impl ReplicatedLog {
             _ => return rejected(&Error::InvalidArgument("timeoutMs must be a non-negative number".into())),
         };
         let log = self.inner.clone();
-        future_to_promise(async move {
+        run_to_promise(async move {
             let r = if timeout.is_zero() { log.read(from, max).await } else { log.wait(from, max, timeout).await };
             match r {
                 Ok(entries) => Ok(msg::entries_to(&entries).into()),

@@ -28,19 +28,29 @@ async function run(name, makeClients, n) {
   return { name, perSec: n / secs };
 }
 
-const results = [];
-results.push(await run('local Acceptor objects', (a) => a, N));
-results.push(await run('JS clients, sync answers', (a) => a.map((x) => ({ prepare: (r) => x.prepare(r), accept: (p) => x.accept(p) })), N));
-results.push(
-  await run('JS clients, async answers', (a) => a.map((x) => ({ prepare: async (r) => x.prepare(r), accept: async (p) => x.accept(p) })), N / 4),
-);
-
-const native = execFileSync(
-  'cargo',
-  ['run', '--release', '-q', '-p', 'synodos-wasm', '--example', 'native_bench', '--', String(N)],
-  { cwd: root, encoding: 'utf8', env: { ...process.env, CARGO_TARGET_DIR: path.join(root, 'target/wasm-dev') } },
-);
-const rust = Number(native.match(/decisions_per_sec (\d+)/)[1]);
+// The machine is shared and noisy: run ROUNDS interleaved rounds and keep each
+// configuration's best.
+const ROUNDS = Number(process.env.SYNODOS_BENCH_ROUNDS ?? 3);
+const configs = [
+  ['local Acceptor objects', (a) => a, N],
+  ['JS clients, sync answers', (a) => a.map((x) => ({ prepare: (r) => x.prepare(r), accept: (p) => x.accept(p) })), N],
+  ['JS clients, async answers', (a) => a.map((x) => ({ prepare: async (r) => x.prepare(r), accept: async (p) => x.accept(p) })), N / 4],
+];
+const best = new Map();
+let rust = 0;
+for (let round = 0; round < ROUNDS; round++) {
+  const native = execFileSync(
+    'cargo',
+    ['run', '--release', '-q', '-p', 'synodos-wasm', '--example', 'native_bench', '--', String(N)],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, CARGO_TARGET_DIR: path.join(root, 'target/wasm-dev') } },
+  );
+  rust = Math.max(rust, Number(native.match(/decisions_per_sec (\d+)/)[1]));
+  for (const [name, make, n] of configs) {
+    const r = await run(name, make, n);
+    best.set(name, Math.max(best.get(name) ?? 0, r.perSec));
+  }
+}
+const results = configs.map(([name]) => ({ name, perSec: best.get(name) }));
 
 const require = createRequire(import.meta.url);
 const wasmFile = path.join(path.dirname(require.resolve('synodos/package.json')), 'web/synodos_wasm_bg.wasm');
@@ -48,7 +58,7 @@ const raw = statSync(wasmFile).size;
 const gz = gzipSync(readFileSync(wasmFile), { level: 9 }).length;
 
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-console.log(`3 acceptors, one decision at a time at increasing slots, ${N} decisions (async clients: ${N / 4})`);
+console.log(`3 acceptors, one decision at a time at increasing slots, ${N} decisions (async clients: ${N / 4}); best of ${ROUNDS} interleaved rounds`);
 console.log('| configuration | decisions/s | vs Rust |');
 console.log('|---|---:|---:|');
 console.log(`| Rust, native (same loop) | ${rust.toFixed(0)} | 1.00x |`);
