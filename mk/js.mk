@@ -18,3 +18,11 @@ test-js: build-js
 # Decisions per second in Node (local acceptors, JS clients) next to the Rust figure.
 bench-js: build-js
 	node $(JS_TESTS)/bench/bench.mjs
+
+# The same package built by the fallback toolchain (Debian's rustc-web, -Zbuild-std), and
+# the same tests on it. Not part of `make test` (it builds std: ~2 minutes).
+.PHONY: test-js-debian
+test-js-debian: setup-js
+	dpkg -s rustc-web rust-web-src lld-22 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq rustc-web rust-web-src lld-22 </dev/null)
+	SYNODOS_WASM_TOOLCHAIN=debian bash bindings/wasm/build.sh
+	cd $(JS_TESTS) && npm ci --no-audit --no-fund && npx tsc -p tsconfig.json && node --test node/ browser/
