@@ -9,7 +9,7 @@ use synodos::async_log::{conformance, AsyncAcceptor as CoreAsync, AsyncLog, Read
 use synodos::{Error, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{invalid_argument, storage, to_js_error, IntoJsResult};
 use crate::log::{own_handle_value, MemoryLogHandle};
@@ -23,9 +23,8 @@ fn method(obj: &JsValue, name: &str) -> Option<Function> {
 async fn settle(what: &str, r: std::result::Result<JsValue, JsValue>) -> Result<JsValue> {
     let v = r.map_err(|e| storage(&format!("log {what} threw"), e))?;
     let is_promise = v.is_instance_of::<JsPromise>();
-    if is_promise || (v.is_object() && method(&v, "then").is_some()) {
-        let p: JsPromise = if is_promise { v.unchecked_into() } else { JsPromise::resolve(&v) };
-        JsFuture::from(p).await.map_err(|e| storage(&format!("log {what} rejected"), e))
+    if is_promise || crate::client::is_thenable(&v) {
+        crate::settle::promise(&v).await.map_err(|e| storage(&format!("log {what} rejected"), e))
     } else {
         Ok(v)
     }

@@ -3,16 +3,13 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use js_sys::{Function, Promise as JsPromise};
 use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result, Sleeper};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::error::transport;
 use crate::log::AnyLog;
@@ -70,8 +67,7 @@ impl JsClient {
         let v = f.call1(&self.obj, &arg).map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
         let is_promise = v.is_instance_of::<JsPromise>();
         if is_promise || is_thenable(&v) {
-            let p: JsPromise = if is_promise { v.unchecked_into() } else { JsPromise::resolve(&v) };
-            JsFuture::from(p).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))
+            crate::settle::promise(&v).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))
         } else {
             Ok(v)
         }
@@ -124,53 +120,13 @@ impl AcceptorClient for Client {
     }
 }
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
-}
-
 /// Timers from the host's `setTimeout`. A sleep that is dropped early (the call it bounded
 /// answered first) clears its timer, so finished calls leave no pending timers behind.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct JsSleeper;
 
-pub(crate) struct Sleep {
-    fut: JsFuture,
-    handle: JsValue,
-    done: bool,
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match Pin::new(&mut self.fut).poll(cx) {
-            Poll::Ready(_) => {
-                self.done = true;
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if !self.done {
-            clear_timeout(&self.handle);
-        }
-    }
-}
-
 impl Sleeper for JsSleeper {
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        let ms = duration.as_secs_f64() * 1000.0;
-        let mut handle = JsValue::UNDEFINED;
-        let promise = JsPromise::new(&mut |resolve, _reject| {
-            handle = set_timeout(&resolve, ms);
-        });
-        Sleep { fut: JsFuture::from(promise), handle, done: false }
+        crate::settle::Timer::new(duration.as_secs_f64() * 1000.0)
     }
 }

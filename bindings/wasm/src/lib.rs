@@ -18,6 +18,7 @@ mod client;
 mod error;
 mod log;
 mod msg;
+mod settle;
 
 use std::cell::RefCell;
 use std::rc::Rc;

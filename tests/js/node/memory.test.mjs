@@ -1,5 +1,6 @@
 // Memory stays flat over 100,000 proposals: wasm objects are released by free() and by the
-// garbage collector (FinalizationRegistry), and JS errors kept as causes are dropped.
+// garbage collector (FinalizationRegistry), JS errors kept as causes are dropped, and
+// awaited Promises and timers leave nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
@@ -30,7 +31,9 @@ async function round(i) {
     ? acceptors.map((a, k) =>
         i % 10 === 1 && k === 0
           ? { prepare() { throw new Error(`down ${i}`); }, accept() { throw new Error('down'); } }
-          : { prepare: (r) => a.prepare(r), accept: (p) => a.accept(p) },
+          : i % 3 === 0
+            ? { prepare: async (r) => a.prepare(r), accept: async (p) => a.accept(p) }
+            : { prepare: (r) => a.prepare(r), accept: (p) => a.accept(p) },
       )
     : acceptors;
   const proposer = new Proposer(clients, { nodeId: 1 });
@@ -46,7 +49,7 @@ async function round(i) {
   }
 }
 
-test('memory stays flat over 100,000 proposals (local acceptors, JS clients, failing clients)', async () => {
+test('memory stays flat over 100,000 proposals (local acceptors, sync and async JS clients, failing clients)', async () => {
   const warmup = 100;
   for (let i = 0; i < warmup; i++) await round(i);
   await settle();
