@@ -8,9 +8,19 @@
 //!
 //! Re-entrancy: exported objects keep their state behind `Rc`s that each call clones into
 //! its future, so no borrow of a wasm-bindgen object is held across an `await` or while user
-//! JS runs. Panics: the crate is built with `panic=abort` and no input or callback path can
-//! panic (clippy denies `unwrap`/`expect`/`panic`); a panic hook reports any bug on
-//! `console.error`.
+//! JS runs. The one exception is by design: an in-process `Acceptor` holds its state while
+//! its own log (which may be JS) writes, because the reply must not leave before the write;
+//! a log that calls back into its own acceptor gets an error (an `AsyncAcceptor` queues
+//! requests, so such a call would wait for the write that made it, and time out).
+//!
+//! Panics: built with `panic=abort`; no input or callback path can panic (clippy denies
+//! `unwrap`/`expect`/`panic`). Should a bug panic anyway, the hook installed by [`start`]
+//! restarts the wasm instance so the module stays usable (see there).
+//!
+//! 64-bit ids cross as `BigInt` (exact); inputs also take non-negative safe-integer numbers.
+//! Messages are converted field by field (structural getters/setters) rather than with
+//! serde-wasm-bindgen: the core's serde derive encodes `value` as base64 for the wire, while
+//! JS callers want a `Uint8Array`, and direct conversion is also the faster path.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod async_acceptor;
