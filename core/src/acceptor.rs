@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use futures::channel::mpsc;
 
+use crate::async_log::AsyncLog;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::message::{Ballot, Promise, Proposal, Request, Slot};
@@ -83,6 +84,19 @@ impl<R> Pending<R> {
             None => {}
             Some(Write::Promise { ballot }) => promise_log.record(*ballot, &[])?,
             Some(Write::Accept { seq, record }) => accept_log.record(*seq, record)?,
+        }
+        Ok(self.reply)
+    }
+}
+
+impl<R> Pending<R> {
+    /// [`persist`](Self::persist) for logs whose writes complete later (an IndexedDB log in
+    /// a browser, say): the reply comes out only once the write has completed.
+    pub async fn persist_async<P: AsyncLog, A: AsyncLog>(self, promise_log: &mut P, accept_log: &mut A) -> Result<R> {
+        match &self.write {
+            None => {}
+            Some(Write::Promise { ballot }) => promise_log.record(*ballot, &[]).await?,
+            Some(Write::Accept { seq, record }) => accept_log.record(*seq, record).await?,
         }
         Ok(self.reply)
     }
