@@ -1,7 +1,7 @@
 # Rust: the core crate, its tests, lints and long runs.
 CARGO ?= cargo
 
-.PHONY: setup-rust lint test-rust demo-rust sim-long bench bench-rust
+.PHONY: setup-rust lint test-rust demo-rust sim-long bench-rust bench-filelog
 setup-rust:
 	@bash scripts/setup-rust.sh
 
@@ -21,9 +21,13 @@ SIM_SCHEDULES ?= 100000
 sim-long: setup-rust
 	$(CARGO) run --release -q -p synodos --example simulate -- $(SIM_SCHEDULES)
 
-bench: bench-rust
+# Decisions/s, appends/s, per-message cost, learner memory (criterion).
 bench-rust: setup-rust
 	$(CARGO) bench -p synodos --bench throughput
+
+# Raw write+fdatasync vs FileLog unbatched and in batches of 16 and 64; recovery speed.
+bench-filelog: setup-rust
+	$(CARGO) bench -p synodos --bench file_log
 
 # The long kill -9 run: 10,000 kills of an acceptor on FileLogs; prints
 # "crash: cycles N, acknowledged N, lost N" (lost must be 0).
