@@ -565,12 +565,48 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// The chosen entries from slot `from` on, in slot order, up to `max` of them, stopping
     /// at the first slot not known to be chosen. Asks every acceptor (`observe`) and counts
     /// a value chosen when a majority report the same ballot for its slot.
+    ///
+    /// A slot that is not chosen while a later one is (a hole: its proposer died, or its
+    /// accepts are split over ballots) is decided on the spot by running Paxos on it, with
+    /// the highest accepted value reported there (or an empty value) as the proposal, so a
+    /// reader never waits for a writer that is gone. Paxos keeps whatever was already chosen.
     pub async fn read(&self, from: Slot, max: usize) -> Result<Vec<Entry>> {
+        /// Holes decided per call, so one read stays bounded.
+        const MAX_REPAIRS: usize = 16;
+        let mut entries = Vec::new();
+        let mut next = from;
+        let mut repairs = 0;
+        while entries.len() < max {
+            let (mut chosen, mut reported) = self.tally(next).await?;
+            while entries.len() < max {
+                let Some(value) = chosen.remove(&next) else { break };
+                entries.push(Entry { slot: next, value });
+                next += 1;
+            }
+            let hole = chosen.keys().next().is_some_and(|&later| later > next);
+            if entries.len() >= max || !hole || repairs == MAX_REPAIRS {
+                break;
+            }
+            let filler = reported.remove(&next).map(|(_, value)| value).unwrap_or_default();
+            let value = self.proposer.propose_at(next, filler).await?;
+            entries.push(Entry { slot: next, value });
+            next += 1;
+            repairs += 1;
+        }
+        self.next_slot.fetch_max(next, Ordering::SeqCst);
+        Ok(entries)
+    }
+
+    /// Ask every acceptor what it accepted from `from` on: the slots a majority chose (with
+    /// their values), and for the others the highest-ballot proposal any acceptor reported.
+    #[allow(clippy::type_complexity)]
+    async fn tally(&self, from: Slot) -> Result<(BTreeMap<Slot, Vec<u8>>, BTreeMap<Slot, (Ballot, Vec<u8>)>)> {
         let clients = self.proposer.clients();
         let n = clients.len();
         let request = Request { id: 0, attempt: 0, slot: from };
         let mut learner = Learner::starting_at(n, from);
         let mut chosen = BTreeMap::new();
+        let mut reported: BTreeMap<Slot, (Ballot, Vec<u8>)> = BTreeMap::new();
         let mut failures = Vec::new();
         let calls = clients.iter().enumerate().map(|(i, c)| {
             let request = &request;
@@ -582,6 +618,9 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                     for p in proposals.iter().filter(|p| p.slot >= from) {
                         if let Some(entry) = learner.on_accepted(i, p) {
                             chosen.insert(entry.slot, entry.value);
+                        }
+                        if reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
+                            reported.insert(p.slot, (p.id, p.value.clone()));
                         }
                     }
                 }
@@ -598,17 +637,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 failures: Failures(failures),
             });
         }
-        let mut entries = Vec::new();
-        let mut expect = from;
-        for (slot, value) in chosen {
-            if slot != expect || entries.len() >= max {
-                break;
-            }
-            entries.push(Entry { slot, value });
-            expect += 1;
-        }
-        self.next_slot.fetch_max(expect, Ordering::SeqCst);
-        Ok(entries)
+        Ok((chosen, reported))
     }
 
     /// Every chosen entry from slot `from` on, in slot order, then each new one as it is

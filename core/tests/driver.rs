@@ -297,3 +297,32 @@ fn every_acceptor_is_asked_even_when_a_majority_answered_first() {
         assert_eq!(accepted.map(|p| p.value), Some(b"v".to_vec()), "acceptor {i} was not asked");
     }
 }
+
+#[test]
+fn a_reader_decides_a_hole_left_by_a_dead_writer_keeping_any_accepted_value() {
+    let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+    // A writer died at slot 0 after one accept; slot 1 was chosen by another writer.
+    acceptors[0].with(|a| a.accept(&Proposal::new(5, 0, b"half-done".to_vec()))).unwrap();
+    for a in &acceptors {
+        a.with(|a| a.accept(&Proposal::new(6, 1, b"later".to_vec()))).unwrap();
+    }
+    let reader = ReplicatedLog::new(Proposer::new(acceptors.clone(), CounterIdGenerator::new(9), StdSleeper).unwrap());
+    let entries = block_on(reader.read(0, 10)).unwrap();
+    let values: Vec<&[u8]> = entries.iter().map(|e| e.value.as_slice()).collect();
+    assert_eq!(values, [&b"half-done"[..], b"later"]);
+    // Now chosen for everyone: a second reader sees the same, with no repair needed.
+    let again = ReplicatedLog::new(Proposer::new(acceptors, CounterIdGenerator::new(10), StdSleeper).unwrap());
+    assert_eq!(block_on(again.read(0, 10)).unwrap(), entries);
+}
+
+#[test]
+fn a_reader_does_not_touch_the_unchosen_tail() {
+    let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+    acceptors[0].with(|a| a.accept(&Proposal::new(5, 0, b"in flight".to_vec()))).unwrap();
+    let reader = ReplicatedLog::new(Proposer::new(acceptors.clone(), CounterIdGenerator::new(9), StdSleeper).unwrap());
+    assert!(block_on(reader.read(0, 10)).unwrap().is_empty());
+    // The in-flight proposal was not disturbed: the acceptors promised nothing new.
+    for a in &acceptors {
+        assert!(a.with(|a| Ok(a.core().promised())).unwrap() <= 5);
+    }
+}
