@@ -53,6 +53,11 @@ pub use log::{Log, MemoryLog};
 pub use message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot};
 pub use proposer::{majority, Attempt, Progress};
 
+/// The Rust examples of the top-level README, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "std-timer", feature = "file-log"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 /// A deliberate protocol bug, switched on only by tests, to prove the simulator catches
 /// each one. Never set in production code.
 #[doc(hidden)]
