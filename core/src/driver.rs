@@ -288,6 +288,13 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         if clients.is_empty() {
             return Err(Error::InvalidArgument("a proposer needs at least one acceptor".into()));
         }
+        if clients.len() > crate::proposer::MAX_ACCEPTORS {
+            return Err(Error::InvalidArgument(format!(
+                "{} acceptors: at most {} are supported",
+                clients.len(),
+                crate::proposer::MAX_ACCEPTORS
+            )));
+        }
         if config.max_attempts == 0 {
             return Err(Error::InvalidArgument("max_attempts must be at least 1".into()));
         }

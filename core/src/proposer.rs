@@ -29,6 +29,9 @@ enum Phase {
     Done,
 }
 
+/// The most acceptors one proposer can use (answers are tracked in a 128-bit set).
+pub const MAX_ACCEPTORS: usize = 128;
+
 /// How many of `n` acceptors make a majority.
 pub fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -57,7 +60,9 @@ pub struct Attempt {
     quorum: usize,
     value: Vec<u8>,
     phase: Phase,
-    answered: Vec<bool>,
+    /// One bit per acceptor that answered in the current phase.
+    answered: u128,
+    acceptors: usize,
     granted: usize,
     refused: usize,
     highest_accepted: Option<(Ballot, Vec<u8>)>,
@@ -88,6 +93,11 @@ impl Attempt {
         if acceptors == 0 {
             return Err(Error::InvalidArgument("a proposer needs at least one acceptor".into()));
         }
+        if acceptors > MAX_ACCEPTORS {
+            return Err(Error::InvalidArgument(format!(
+                "{acceptors} acceptors: at most {MAX_ACCEPTORS} are supported"
+            )));
+        }
         if ballot == 0 {
             return Err(Error::InvalidArgument("ballot 0 is reserved (ballots start at 1)".into()));
         }
@@ -101,7 +111,8 @@ impl Attempt {
             quorum,
             value,
             phase: Phase::Preparing,
-            answered: vec![false; acceptors],
+            answered: 0,
+            acceptors,
             granted: 0,
             refused: 0,
             highest_accepted: None,
@@ -163,19 +174,19 @@ impl Attempt {
     }
 
     fn first_answer(&mut self, from: usize) -> bool {
-        match self.answered.get_mut(from) {
-            Some(seen) if !*seen => {
-                *seen = true;
-                true
-            }
-            _ => false,
+        if from >= self.acceptors {
+            return false;
         }
+        let bit = 1u128 << from;
+        let first = self.answered & bit == 0;
+        self.answered |= bit;
+        first
     }
 
     fn refuse(&mut self, promised: Ballot) -> Progress {
         self.refused += 1;
         self.highest_promised = self.highest_promised.max(promised);
-        if self.answered.len() - self.refused < self.quorum {
+        if self.acceptors - self.refused < self.quorum {
             self.phase = Phase::Done;
             return Progress::Failed { promised: self.highest_promised };
         }
@@ -211,7 +222,7 @@ impl Attempt {
         }
         self.phase = Phase::Accepting;
         self.prepared = true;
-        self.answered.iter_mut().for_each(|a| *a = false);
+        self.answered = 0;
         self.granted = 0;
         self.refused = 0;
         Progress::Accept(Proposal::new(self.ballot, self.slot, self.value.clone()))
@@ -316,8 +327,10 @@ mod tests {
     }
 
     #[test]
-    fn rejects_zero_acceptors_and_ballot_zero() {
+    fn rejects_zero_acceptors_too_many_acceptors_and_ballot_zero() {
         assert!(matches!(Attempt::new(0, 0, 1, 1, vec![]), Err(Error::InvalidArgument(_))));
+        assert!(matches!(Attempt::new(MAX_ACCEPTORS + 1, 0, 1, 1, vec![]), Err(Error::InvalidArgument(_))));
+        assert!(Attempt::new(MAX_ACCEPTORS, 0, 1, 1, vec![]).is_ok());
         assert!(matches!(Attempt::new(3, 0, 0, 1, vec![]), Err(Error::InvalidArgument(_))));
     }
 }
