@@ -78,7 +78,24 @@ impl<T: AcceptorClient + ?Sized> AcceptorClient for Arc<T> {
 /// assert_eq!(chosen, b"hello");
 /// ```
 #[derive(Debug)]
-pub struct LocalAcceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog>(Arc<Mutex<Acceptor<P, A>>>);
+pub struct LocalAcceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog>(Arc<SharedState<P, A>>);
+
+#[derive(Debug)]
+struct SharedState<P: Log, A: Log> {
+    acceptor: Mutex<Acceptor<P, A>>,
+    /// The thread running the acceptor right now (0 when none), so that a log calling back
+    /// into its own acceptor gets an error instead of a deadlock.
+    owner: AtomicU64,
+}
+
+/// A small number naming the calling thread (never 0).
+fn thread_tag() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    std::thread_local! {
+        static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TAG.with(|t| *t)
+}
 
 impl<P: Log, A: Log> Clone for LocalAcceptor<P, A> {
     fn clone(&self) -> Self {
@@ -96,15 +113,33 @@ impl LocalAcceptor {
 impl<P: Log, A: Log> LocalAcceptor<P, A> {
     /// Share `acceptor` as a client.
     pub fn new(acceptor: Acceptor<P, A>) -> Self {
-        LocalAcceptor(Arc::new(Mutex::new(acceptor)))
+        LocalAcceptor(Arc::new(SharedState { acceptor: Mutex::new(acceptor), owner: AtomicU64::new(0) }))
     }
 
-    /// Run `f` on the acceptor under its lock.
+    /// Run `f` on the acceptor under its lock. A call from inside `f` on the same thread
+    /// (a log of this acceptor calling back into it) is refused with
+    /// [`Error::InvalidArgument`] rather than deadlocking.
     pub fn with<R>(&self, f: impl FnOnce(&mut Acceptor<P, A>) -> Result<R>) -> Result<R> {
-        match self.0.lock() {
-            Ok(mut guard) => f(&mut guard),
-            Err(_) => Err(Error::Closed("acceptor lock poisoned by a panic in its log".into())),
+        let me = thread_tag();
+        if self.0.owner.load(Ordering::SeqCst) == me {
+            return Err(Error::InvalidArgument(
+                "re-entrant call: this acceptor's log called back into the same acceptor".into(),
+            ));
         }
+        let mut acceptor = match self.0.acceptor.lock() {
+            Ok(guard) => guard,
+            Err(_) => return Err(Error::Closed("acceptor lock poisoned by a panic in its log".into())),
+        };
+        /// Clears the owner however `f` ends (a panicking log included).
+        struct Owned<'a>(&'a AtomicU64);
+        impl Drop for Owned<'_> {
+            fn drop(&mut self) {
+                self.0.store(0, Ordering::SeqCst);
+            }
+        }
+        self.0.owner.store(me, Ordering::SeqCst);
+        let _owned = Owned(&self.0.owner);
+        f(&mut acceptor)
     }
 }
 

@@ -138,5 +138,17 @@ impl Error {
     }
 }
 
+/// The text of a caught panic's payload, for the bindings' panic boundaries (a panic
+/// becomes an error there, never an abort across the language boundary).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
 /// `Result` with synodos's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -326,3 +326,41 @@ fn a_reader_does_not_touch_the_unchosen_tail() {
         assert!(a.with(|a| Ok(a.core().promised())).unwrap() <= 5);
     }
 }
+
+#[test]
+fn a_log_calling_back_into_its_own_acceptor_gets_an_error_not_a_deadlock() {
+    use std::sync::OnceLock;
+    use synodos::{Acceptor, Log, MemoryLog};
+
+    /// A log that, on each record, asks its own acceptor for its promise.
+    struct Nosy(MemoryLog, Arc<OnceLock<LocalAcceptor<Nosy, MemoryLog>>>, Arc<std::sync::Mutex<Vec<String>>>);
+    impl Log for Nosy {
+        fn record(&mut self, id: u64, data: &[u8]) -> synodos::Result<()> {
+            if let Some(me) = self.1.get() {
+                let inner = me.with(|a| Ok(a.core().promised()));
+                self.2.lock().unwrap().push(format!("{}", inner.unwrap_err()));
+            }
+            self.0.record(id, data)
+        }
+        fn last(&self) -> synodos::Result<Option<(u64, Vec<u8>)>> {
+            self.0.last()
+        }
+        fn range(&self, s: u64, e: u64, f: &mut dyn FnMut(u64, &[u8]) -> synodos::Result<()>) -> synodos::Result<()> {
+            self.0.range(s, e, f)
+        }
+        fn trim(&mut self, before: u64) -> synodos::Result<()> {
+            self.0.trim(before)
+        }
+    }
+    let cell = Arc::new(OnceLock::new());
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let acceptor = Acceptor::new(Nosy(MemoryLog::new(), cell.clone(), errors.clone()), MemoryLog::new()).unwrap();
+    let local = LocalAcceptor::new(acceptor);
+    let _ = cell.set(local.clone());
+    let promise = block_on(local.prepare(&Request { id: 3, attempt: 1, slot: 0 })).unwrap();
+    assert!(promise.is_granted());
+    assert_eq!(errors.lock().unwrap().len(), 1);
+    assert!(errors.lock().unwrap()[0].contains("re-entrant call"), "{:?}", errors.lock().unwrap());
+    // Outside the log, the acceptor is usable as usual.
+    assert_eq!(local.with(|a| Ok(a.core().promised())).unwrap(), 3);
+}

@@ -4,6 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use synodos::error::panic_message;
 use synodos::Error;
 
 /// The result of every fallible call: `SYNODOS_OK` (0) or one of the `SYNODOS_ERR_*` codes.
@@ -163,16 +164,6 @@ fn record_fail(fail: Fail) -> synodos_status {
             set_last_error(status, e.to_string(), failures);
             status
         }
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
     }
 }
 

@@ -194,21 +194,21 @@ fn to_proposals(r: &Bound<'_, PyAny>) -> PyResult<Vec<Proposal>> {
 impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
-            Client::Local(a) => a.prepare(request),
+            Client::Local(a) => a.with(|a| a.prepare(request)),
             Client::Py(obj) => call_py(obj, "prepare", PyRequest(request.clone()), to_promise).await,
         }
     }
 
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
-            Client::Local(a) => a.accept(proposal),
+            Client::Local(a) => a.with(|a| a.accept(proposal)),
             Client::Py(obj) => call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal).await,
         }
     }
 
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
-            Client::Local(a) => a.observe(request),
+            Client::Local(a) => a.with(|a| a.accepted_from(request)),
             Client::Py(obj) => call_py(obj, "observe", PyRequest(request.clone()), to_proposals).await,
         }
     }

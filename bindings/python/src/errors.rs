@@ -9,6 +9,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use synodos::error::panic_message;
 use synodos::Error;
 
 create_exception!(synodos, SynodosError, PyException, "Base class of every error synodos raises.");
@@ -138,17 +139,6 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
 /// Convert a core result.
 pub fn check<T>(py: Python<'_>, r: synodos::Result<T>) -> PyResult<T> {
     r.map_err(|e| to_py(py, e))
-}
-
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
 
 /// Run an entry point; a Rust panic becomes a `SynodosError`, never a `PanicException`.

@@ -12,8 +12,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{invalid_argument, storage, to_js_error, IntoJsResult};
-use crate::log::{own_handle_value, MemoryLogHandle};
-use crate::msg::{self, bytes_from, u64_from};
+use crate::log::{own_handle_value, record_from, MemoryLogHandle};
+use crate::msg::{self, u64_from};
 
 fn method(obj: &JsValue, name: &str) -> Option<Function> {
     Reflect::get(obj, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
@@ -28,14 +28,6 @@ async fn settle(what: &str, r: std::result::Result<JsValue, JsValue>) -> Result<
     } else {
         Ok(v)
     }
-}
-
-fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
-    let bad = || Error::storage("a log record must be [id: bigint, data: Uint8Array]");
-    let a = v.dyn_ref::<Array>().ok_or_else(bad)?;
-    let id = u64_from(&a.get(0), "record id").map_err(|_| bad())?;
-    let data = bytes_from(&a.get(1), "record data").map_err(|_| bad())?;
-    Ok((id, data))
 }
 
 /// A log written in JS whose methods may return Promises.

@@ -156,7 +156,8 @@ impl JsLog {
     }
 }
 
-fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
+/// A `[id, data]` pair returned by a JS log's `last` or `range`.
+pub(crate) fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
     let bad = || Error::storage("a log record must be [id: bigint, data: Uint8Array]");
     let a = v.dyn_ref::<Array>().ok_or_else(bad)?;
     let id = u64_from(&a.get(0), "record id").map_err(|_| bad())?;
