@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use futures::future::{poll_immediate, select, Either};
 
 use crate::acceptor::Acceptor;
 use crate::error::{AcceptorFailure, Error, Failures, Result};
@@ -155,42 +154,95 @@ impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
     }
 }
 
-/// Run every future at once and hand each output to `on_output` as it completes, until
-/// `on_output` breaks; returns the break value, or `None` once all completed without one.
+/// How many calls [`fan_out`] keeps inline (in the caller's future) rather than in a heap
+/// allocation: clusters of up to this many acceptors allocate nothing to fan out.
+const INLINE_CALLS: usize = 5;
+
+/// Run every call at once and hand each result, with the call's index, to `on_result` as
+/// it completes, until `on_result` breaks; returns the break value, or `None` once all
+/// completed without one.
 ///
-/// Every future is polled at least once, even when the outcome is decided before its turn:
+/// Each call is cut off after `timeout` (it then yields [`Error::Timeout`]). Its timer is
+/// created only when a poll of the call returns `Pending`, so a call that is ready at once
+/// (an in-process acceptor) never creates one.
+///
+/// Every call is polled at least once, even when the outcome is decided before its turn:
 /// each acceptor is asked (its request sent) although the caller returns at a majority.
-/// Futures still running at the break are then dropped (their answers are not awaited).
+/// Calls still running at the break are then dropped (their answers are not awaited).
 ///
-/// Cheaper than `FuturesUnordered` for a handful of futures: one allocation for all of them
-/// and none per future; each wake-up polls the ones still running.
-async fn fan_out<Fut: Future, R>(
-    futures: impl Iterator<Item = Fut>,
-    mut on_output: impl FnMut(Fut::Output) -> ControlFlow<R>,
-) -> Option<R> {
-    let mut slots: Pin<Box<[Option<Fut>]>> = Box::into_pin(futures.map(Some).collect::<Box<[_]>>());
+/// Cheaper than `FuturesUnordered` for a handful of futures: no allocation per future, and
+/// none at all for up to [`INLINE_CALLS`] of them; each wake-up polls the ones still running.
+async fn fan_out<Fut, T, S, R>(
+    mut calls: impl ExactSizeIterator<Item = Fut>,
+    sleeper: &S,
+    timeout: Duration,
+    on_result: impl FnMut(usize, Result<T>) -> ControlFlow<R>,
+) -> Option<R>
+where
+    Fut: Future<Output = Result<T>>,
+    S: Sleeper + ?Sized,
+{
+    let timer = || sleeper.sleep(timeout);
+    if calls.len() <= INLINE_CALLS {
+        let futures: [Option<Fut>; INLINE_CALLS] = std::array::from_fn(|_| calls.next());
+        let timers: [Option<_>; INLINE_CALLS] = std::array::from_fn(|_| None);
+        run_calls(pin!(futures), pin!(timers), timer, timeout, on_result).await
+    } else {
+        let mut futures = Box::into_pin(calls.map(Some).collect::<Box<[_]>>());
+        let mut timers = Box::into_pin(futures.iter().map(|_| None).collect::<Box<[_]>>());
+        run_calls(futures.as_mut(), timers.as_mut(), timer, timeout, on_result).await
+    }
+}
+
+/// [`fan_out`] over pinned slots: `futures[i]` is call `i` (`None` once it finished, or
+/// when there is no call `i`) and `timers[i]` its timer, once it has one.
+async fn run_calls<Fut, T, Tm, R>(
+    mut futures: Pin<&mut [Option<Fut>]>,
+    mut timers: Pin<&mut [Option<Tm>]>,
+    timer: impl Fn() -> Tm,
+    timeout: Duration,
+    mut on_result: impl FnMut(usize, Result<T>) -> ControlFlow<R>,
+) -> Option<R>
+where
+    Fut: Future<Output = Result<T>>,
+    Tm: Future<Output = ()>,
+{
     let mut first_pass = true;
     std::future::poll_fn(move |cx| {
         let mut running = false;
         let mut decided = None;
-        for i in 0..slots.len() {
+        for i in 0..futures.len().min(timers.len()) {
             if decided.is_some() && !first_pass {
                 break;
             }
-            // SAFETY: the boxed slice is pinned, and neither it nor its elements are ever
+            // SAFETY: both slices are pinned, and neither they nor their elements are ever
             // moved: we only project a pinned reference to one element at a time.
-            let mut slot = unsafe { slots.as_mut().map_unchecked_mut(|s| &mut s[i]) };
-            let Some(fut) = slot.as_mut().as_pin_mut() else { continue };
-            match fut.poll(cx) {
-                Poll::Ready(output) => {
-                    slot.set(None);
-                    if decided.is_none() {
-                        if let ControlFlow::Break(r) = on_output(output) {
-                            decided = Some(r);
+            let mut call = unsafe { futures.as_mut().map_unchecked_mut(|s| &mut s[i]) };
+            let Some(fut) = call.as_mut().as_pin_mut() else { continue };
+            let result = match fut.poll(cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => {
+                    // SAFETY: as above.
+                    let mut timer_slot = unsafe { timers.as_mut().map_unchecked_mut(|s| &mut s[i]) };
+                    if timer_slot.is_none() {
+                        timer_slot.set(Some(timer()));
+                    }
+                    match timer_slot.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
+                        Some(Poll::Ready(())) => Err(Error::Timeout(timeout)),
+                        _ => {
+                            running = true;
+                            continue;
                         }
                     }
                 }
-                Poll::Pending => running = true,
+            };
+            call.set(None);
+            // SAFETY: as above.
+            unsafe { timers.as_mut().map_unchecked_mut(|s| &mut s[i]) }.set(None);
+            if decided.is_none() {
+                if let ControlFlow::Break(r) = on_result(i, result) {
+                    decided = Some(r);
+                }
             }
         }
         first_pass = false;
@@ -307,9 +359,21 @@ pub struct Decision {
     pub lease: Option<(Ballot, Slot)>,
 }
 
-enum Reply {
-    Promise(Promise),
-    Accepted(Proposal),
+/// An acceptor's answer in either phase: non-zero `promised` means it refused.
+trait Answer {
+    fn promised(&self) -> Ballot;
+}
+
+impl Answer for Promise {
+    fn promised(&self) -> Ballot {
+        self.promised
+    }
+}
+
+impl Answer for Proposal {
+    fn promised(&self) -> Ballot {
+        self.promised
+    }
 }
 
 impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
@@ -364,50 +428,50 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Ballot>) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
+        // Each attempt owns the value while it runs and hands it back when it fails
+        // (`Attempt::into_value`), so no attempt copies it.
+        let mut value = value;
         for attempt in 1..=self.config.max_attempts {
             if attempt > 1 {
                 self.backoff(attempt).await;
             }
             failures.clear();
             if let (1, Some(ballot)) = (attempt, lease) {
-                let (mut round, proposal) = Attempt::leased(n, slot, ballot, value.clone())?;
+                let (mut round, proposal) = Attempt::leased(n, slot, ballot, std::mem::take(&mut value))?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
                     Progress::Chosen(value) => return Ok(Decision { value, lease: Some((ballot, slot + 1)) }),
                     Progress::Failed { promised } => self.ids.observe(promised),
                     Progress::Accept(_) | Progress::Waiting => {}
                 }
+                value = round.into_value();
                 continue;
             }
             let ballot = self.ids.next()?;
-            let (mut round, request) = Attempt::new(n, slot, ballot, u64::from(attempt), value.clone())?;
+            let (mut round, request) =
+                Attempt::new(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value))?;
             let progress = self
                 .phase(
                     &mut failures,
-                    |c| {
-                        let request = &request;
-                        async move { c.prepare(request).await.map(Reply::Promise) }
-                    },
+                    |c| c.prepare(&request),
                     |i, reply| match reply {
-                        Some(Reply::Promise(p)) => round.on_promise(i, &p),
-                        Some(Reply::Accepted(_)) => Progress::Waiting,
+                        Some(p) => round.on_promise(i, &p),
                         None => round.on_failure(i),
                     },
                 )
                 .await;
-            let proposal = match progress {
-                Progress::Accept(p) => p,
-                Progress::Failed { promised } => {
-                    self.ids.observe(promised);
-                    continue;
+            match progress {
+                Progress::Accept(proposal) => {
+                    let next_lease = round.lease_from().map(|from| (ballot, from));
+                    match self.accept_phase(&mut round, &proposal, &mut failures).await {
+                        Progress::Chosen(value) => return Ok(Decision { value, lease: next_lease }),
+                        Progress::Failed { promised } => self.ids.observe(promised),
+                        Progress::Accept(_) | Progress::Waiting => {}
+                    }
                 }
-                Progress::Chosen(_) | Progress::Waiting => continue,
-            };
-            let next_lease = round.lease_from().map(|from| (ballot, from));
-            match self.accept_phase(&mut round, &proposal, &mut failures).await {
-                Progress::Chosen(value) => return Ok(Decision { value, lease: next_lease }),
                 Progress::Failed { promised } => self.ids.observe(promised),
-                Progress::Accept(_) | Progress::Waiting => {}
+                Progress::Chosen(_) | Progress::Waiting => {}
             }
+            value = round.into_value();
         }
         Err(Error::NoQuorum {
             needed: majority(n),
@@ -425,10 +489,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     ) -> Progress {
         self.phase(
             failures,
-            |c| async move { c.accept(proposal).await.map(Reply::Accepted) },
+            |c| c.accept(proposal),
             |i, reply| match reply {
-                Some(Reply::Accepted(p)) => round.on_accepted(i, &p),
-                Some(Reply::Promise(_)) => Progress::Waiting,
+                Some(p) => round.on_accepted(i, &p),
                 None => round.on_failure(i),
             },
         )
@@ -442,27 +505,22 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     }
 
     /// Send one phase to every acceptor at once; return as soon as the attempt decides.
-    async fn phase<'a, F, Fut>(
+    async fn phase<'a, F, Fut, T>(
         &'a self,
         failures: &mut Vec<AcceptorFailure>,
         call: F,
-        mut on_reply: impl FnMut(usize, Option<Reply>) -> Progress,
+        mut on_reply: impl FnMut(usize, Option<T>) -> Progress,
     ) -> Progress
     where
         F: Fn(&'a C) -> Fut,
-        Fut: Future<Output = Result<Reply>>,
+        Fut: Future<Output = Result<T>>,
+        T: Answer,
     {
-        let calls = self.clients.iter().enumerate().map(|(i, c)| {
-            let fut = call(c);
-            async move { (i, self.bounded(fut).await) }
-        });
-        let decided = fan_out(calls, |(i, result)| {
+        let calls = self.clients.iter().map(call);
+        let decided = fan_out(calls, &self.sleeper, self.config.call_timeout, |i, result| {
             let progress = match result {
                 Ok(reply) => {
-                    let rejected = match &reply {
-                        Reply::Promise(p) => p.promised,
-                        Reply::Accepted(p) => p.promised,
-                    };
+                    let rejected = reply.promised();
                     if rejected != 0 {
                         failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
                     }
@@ -480,21 +538,6 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         })
         .await;
         decided.unwrap_or(Progress::Waiting)
-    }
-
-    /// Run `fut`, cut off after the call timeout. A future that is ready at once (an
-    /// in-process acceptor) never creates a timer.
-    async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        let mut fut = pin!(fut);
-        if let Some(result) = poll_immediate(fut.as_mut()).await {
-            return result;
-        }
-        let timeout = self.config.call_timeout;
-        let sleep = pin!(self.sleeper.sleep(timeout));
-        match select(fut, sleep).await {
-            Either::Left((result, _)) => result,
-            Either::Right(_) => Err(Error::Timeout(timeout)),
-        }
     }
 
     async fn backoff(&self, attempt: u32) {
@@ -650,11 +693,9 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let mut chosen = BTreeMap::new();
         let mut reported: BTreeMap<Slot, (Ballot, Vec<u8>)> = BTreeMap::new();
         let mut failures = Vec::new();
-        let calls = clients.iter().enumerate().map(|(i, c)| {
-            let request = &request;
-            async move { (i, self.proposer.bounded(c.observe(request)).await) }
-        });
-        fan_out(calls, |(i, result)| {
+        let calls = clients.iter().map(|c| c.observe(&request));
+        let config = &self.proposer.config;
+        fan_out(calls, &self.proposer.sleeper, config.call_timeout, |i, result| {
             match result {
                 Ok(proposals) => {
                     for p in proposals.iter().filter(|p| p.slot >= from) {

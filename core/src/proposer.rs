@@ -59,6 +59,8 @@ pub struct Attempt {
     ballot: Ballot,
     quorum: usize,
     value: Vec<u8>,
+    /// The value this attempt was started with, once an adopted one displaced it.
+    own: Option<Vec<u8>>,
     phase: Phase,
     /// One bit per acceptor that answered in the current phase.
     answered: u128,
@@ -110,6 +112,7 @@ impl Attempt {
             ballot,
             quorum,
             value,
+            own: None,
             phase: Phase::Preparing,
             answered: 0,
             acceptors,
@@ -156,6 +159,13 @@ impl Attempt {
         let next = self.slot.checked_add(1)?;
         let frontier_ok = self.frontier <= next || self.mutation == Some(Mutation::LeaseIgnoresFrontier);
         (self.prepared && frontier_ok).then_some(next)
+    }
+
+    /// The value this attempt was started with (never one it adopted from an acceptor),
+    /// so that a caller whose attempt failed can start the next one with it without having
+    /// kept a copy. Empty if this attempt chose that value (it left in [`Progress::Chosen`]).
+    pub fn into_value(self) -> Vec<u8> {
+        self.own.unwrap_or(self.value)
     }
 
     /// The ballot of this attempt.
@@ -217,7 +227,7 @@ impl Attempt {
         // The rule that makes Paxos safe: adopt the value of the highest accepted ballot.
         if let Some((_, value)) = self.highest_accepted.take() {
             if self.mutation != Some(Mutation::ProposerIgnoresAccepted) {
-                self.value = value;
+                self.own = Some(std::mem::replace(&mut self.value, value));
             }
         }
         self.phase = Phase::Accepting;
@@ -273,6 +283,19 @@ mod tests {
             Progress::Accept(p) => assert_eq!(p.value, b"newer"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn into_value_hands_back_the_own_value_even_after_adopting_another() {
+        let (a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        assert_eq!(a.into_value(), b"mine");
+        let (mut a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.on_promise(0, &granted(100, Some(Proposal::new(10, 0, b"old".to_vec()))));
+        let Progress::Accept(p) = a.on_promise(1, &granted(100, None)) else { panic!() };
+        assert_eq!(p.value, b"old");
+        assert_eq!(a.on_accepted(0, &Proposal { promised: 200, ..Proposal::new(100, 0, vec![]) }), Progress::Waiting);
+        assert_eq!(a.on_failure(1), Progress::Failed { promised: 200 });
+        assert_eq!(a.into_value(), b"mine");
     }
 
     #[test]
