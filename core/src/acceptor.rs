@@ -5,14 +5,13 @@
 //! ignore lower ballots everywhere. That is safe, costs one record per promise instead of
 //! one per slot, and lets a leader skip phase 1 on later slots.
 
-use std::collections::BTreeMap;
-
 use futures::channel::mpsc;
 
 use crate::async_log::AsyncLog;
 use crate::error::{Error, Result};
 use crate::log::Log;
 use crate::message::{Ballot, Promise, Proposal, Request, Slot};
+use crate::slots::SlotMap;
 use crate::Mutation;
 
 /// A record an acceptor must make durable before its reply may leave.
@@ -35,8 +34,10 @@ pub enum Write {
 /// Accept log record layout: slot (u64 LE), ballot (u64 LE), then the value.
 const ACCEPT_HEADER: usize = 16;
 
-fn encode_accept(p: &Proposal) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ACCEPT_HEADER + p.value.len());
+/// Encode `p` into `out` (emptied first: a recycled buffer whose capacity is reused).
+fn encode_accept(p: &Proposal, mut out: Vec<u8>) -> Vec<u8> {
+    out.clear();
+    out.reserve_exact(ACCEPT_HEADER + p.value.len());
     out.extend_from_slice(&p.slot.to_le_bytes());
     out.extend_from_slice(&p.id.to_le_bytes());
     out.extend_from_slice(&p.value);
@@ -46,7 +47,7 @@ fn encode_accept(p: &Proposal) -> Vec<u8> {
 /// A record with ballot 0 (never a real ballot) marks a trim point: slots below `slot`
 /// were chosen and forgotten, so the acceptor must refuse to vote on them again.
 fn encode_trim_marker(below: Slot) -> Vec<u8> {
-    encode_accept(&Proposal::new(0, below, Vec::new()))
+    encode_accept(&Proposal::new(0, below, Vec::new()), Vec::new())
 }
 
 fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
@@ -80,12 +81,27 @@ impl<R> Pending<R> {
 
     /// Write the record to the right log, then hand out the reply.
     pub fn persist<P: Log + ?Sized, A: Log + ?Sized>(self, promise_log: &mut P, accept_log: &mut A) -> Result<R> {
-        match &self.write {
-            None => {}
-            Some(Write::Promise { ballot }) => promise_log.record(*ballot, &[])?,
-            Some(Write::Accept { seq, record }) => accept_log.record(*seq, record)?,
+        self.persist_keeping_buffer(promise_log, accept_log).map(|(reply, _)| reply)
+    }
+
+    /// [`persist`](Self::persist), also handing back the accept record's buffer (once it
+    /// is written) so that the acceptor can reuse it.
+    fn persist_keeping_buffer<P: Log + ?Sized, A: Log + ?Sized>(
+        self,
+        promise_log: &mut P,
+        accept_log: &mut A,
+    ) -> Result<(R, Option<Vec<u8>>)> {
+        match self.write {
+            None => Ok((self.reply, None)),
+            Some(Write::Promise { ballot }) => {
+                promise_log.record(ballot, &[])?;
+                Ok((self.reply, None))
+            }
+            Some(Write::Accept { seq, record }) => {
+                accept_log.record(seq, &record)?;
+                Ok((self.reply, Some(record)))
+            }
         }
-        Ok(self.reply)
     }
 }
 
@@ -133,12 +149,19 @@ pub fn persist_all<R, P: Log + ?Sized, A: Log + ?Sized>(
     Ok(pending.into_iter().map(|p| p.reply).collect())
 }
 
+/// What an acceptor holds for one slot. The value lives in [`AcceptorCore::values`].
 #[derive(Debug, Clone)]
 struct Accepted {
     ballot: Ballot,
-    value: Vec<u8>,
     seq: u64,
+    /// Where the value starts in [`AcceptorCore::values`], and its length.
+    at: usize,
+    len: usize,
 }
+
+/// Garbage bytes [`AcceptorCore::values`] may hold before it is compacted (and then only
+/// once they are at least half of it, so compaction costs amortized O(1) per byte).
+const VALUES_SLACK: usize = 4096;
 
 /// The acceptor's rules, with no I/O. Feed it requests; persist what it returns; send the reply.
 ///
@@ -156,7 +179,14 @@ struct Accepted {
 #[derive(Debug, Clone, Default)]
 pub struct AcceptorCore {
     promised: Ballot,
-    accepted: BTreeMap<Slot, Accepted>,
+    accepted: SlotMap<Accepted>,
+    /// The accepted values, back to back (no allocation per value). Replaced and forgotten
+    /// values stay as garbage until compaction.
+    values: Vec<u8>,
+    /// Bytes of `values` no longer referenced.
+    garbage: usize,
+    /// The last accept record's buffer, handed back after it was persisted, for the next one.
+    spare: Vec<u8>,
     /// One past the highest slot ever accepted here (survives trimming).
     frontier: Slot,
     /// Slots below this were trimmed: the acceptor no longer votes on them.
@@ -198,9 +228,9 @@ impl AcceptorCore {
             }
             highest_accepted = highest_accepted.max(p.id);
             core.frontier = core.frontier.max(p.slot.saturating_add(1));
-            let keep = core.accepted.get(&p.slot).is_none_or(|old| old.ballot <= p.id);
+            let keep = core.accepted.get(p.slot).is_none_or(|old| old.ballot <= p.id);
             if keep {
-                core.accepted.insert(p.slot, Accepted { ballot: p.id, value: p.value, seq });
+                core.store(p.slot, p.id, seq, &p.value);
             }
             Ok(())
         })?;
@@ -209,7 +239,7 @@ impl AcceptorCore {
         }
         // Accepting ballot b promised b too; the accept log may hold the newest promise.
         core.promised = core.promised.max(highest_accepted);
-        core.accepted = core.accepted.split_off(&core.trimmed_below);
+        core.forget_values_below(core.trimmed_below);
         if core.mutation == Some(Mutation::RecoveryForgetsPromise) {
             core.promised = 0;
         }
@@ -229,7 +259,59 @@ impl AcceptorCore {
 
     /// The proposal accepted for `slot`, if any.
     pub fn accepted(&self, slot: Slot) -> Option<Proposal> {
-        self.accepted.get(&slot).map(|a| Proposal::new(a.ballot, slot, a.value.clone()))
+        self.accepted.get(slot).map(|a| Proposal::new(a.ballot, slot, self.value(a)))
+    }
+
+    fn value(&self, a: &Accepted) -> &[u8] {
+        self.values.get(a.at..a.at + a.len).unwrap_or_default()
+    }
+
+    /// Record `value` as accepted at `slot`, replacing what was there.
+    fn store(&mut self, slot: Slot, ballot: Ballot, seq: u64, value: &[u8]) {
+        let at = self.values.len();
+        self.values.extend_from_slice(value);
+        if let Some(old) = self.accepted.insert(slot, Accepted { ballot, seq, at, len: value.len() }) {
+            self.garbage += old.len;
+            self.compact_values();
+        }
+    }
+
+    fn forget_values_below(&mut self, slot: Slot) {
+        let mut freed = 0;
+        self.accepted.remove_below(slot, |a| freed += a.len);
+        self.garbage += freed;
+        self.compact_values();
+    }
+
+    /// Drop the garbage from `values` once there is enough of it.
+    fn compact_values(&mut self) {
+        if self.accepted.is_empty() {
+            self.values.clear();
+            self.garbage = 0;
+            return;
+        }
+        if self.garbage <= VALUES_SLACK || self.garbage < self.values.len() / 2 {
+            return;
+        }
+        let mut live = Vec::with_capacity(self.values.len() - self.garbage);
+        for a in self.accepted.values_mut() {
+            let at = live.len();
+            live.extend_from_slice(self.values.get(a.at..a.at + a.len).unwrap_or_default());
+            a.at = at;
+        }
+        self.values = live;
+        self.garbage = 0;
+    }
+
+    /// Hand back the record buffer of an accept that was persisted, for the next accept
+    /// record to reuse (an [`Acceptor`] does this; callers of the sans-IO core need not).
+    fn recycle(&mut self, mut record: Vec<u8>) {
+        /// Larger buffers are freed rather than kept.
+        const MAX_SPARE: usize = 64 * 1024;
+        if record.capacity() <= MAX_SPARE && record.capacity() > self.spare.capacity() {
+            record.clear();
+            self.spare = record;
+        }
     }
 
     /// One past the highest slot this acceptor has ever accepted anything at.
@@ -254,7 +336,7 @@ impl AcceptorCore {
 
     /// Every accepted proposal with `slot >= from`, in slot order.
     pub fn accepted_from(&self, from: Slot) -> impl Iterator<Item = Proposal> + '_ {
-        self.accepted.range(from..).map(|(slot, a)| Proposal::new(a.ballot, *slot, a.value.clone()))
+        self.accepted.iter_from(from).map(|(slot, a)| Proposal::new(a.ballot, slot, self.value(a)))
     }
 
     /// Phase 1b. Grants ballots at or above the current promise (a repeat is harmless:
@@ -295,8 +377,8 @@ impl AcceptorCore {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.frontier = self.frontier.max(proposal.slot.saturating_add(1));
-        self.accepted.insert(proposal.slot, Accepted { ballot: proposal.id, value: proposal.value.clone(), seq });
-        let write = Write::Accept { seq, record: encode_accept(proposal) };
+        self.store(proposal.slot, proposal.id, seq, &proposal.value);
+        let write = Write::Accept { seq, record: encode_accept(proposal, std::mem::take(&mut self.spare)) };
         Ok(Pending { write: Some(write), reply: Proposal::new(proposal.id, proposal.slot, Vec::new()) })
     }
 
@@ -310,7 +392,7 @@ impl AcceptorCore {
         }
         self.trimmed_below = slot;
         self.frontier = self.frontier.max(slot);
-        self.accepted = self.accepted.split_off(&slot);
+        self.forget_values_below(slot);
         let marker_seq = self.next_seq;
         self.next_seq += 1;
         let keep_from = self.accepted.values().map(|a| a.seq).min().unwrap_or(marker_seq).min(marker_seq);
@@ -391,10 +473,10 @@ impl<P: Log, A: Log> Acceptor<P, A> {
     pub fn accept(&mut self, proposal: &Proposal) -> Result<Proposal> {
         self.check_open()?;
         let pending = self.core.accept(proposal)?;
-        let accepted = pending.write().is_some();
-        let r = pending.persist(&mut self.promise_log, &mut self.accept_log);
-        let reply = self.poison_on_error(r)?;
-        if accepted {
+        let r = pending.persist_keeping_buffer(&mut self.promise_log, &mut self.accept_log);
+        let (reply, record) = self.poison_on_error(r)?;
+        if let Some(record) = record {
+            self.core.recycle(record);
             self.notify(proposal);
         }
         Ok(reply)
@@ -618,6 +700,36 @@ mod tests {
         assert!(matches!(a.accept(&Proposal::new(40, 3, b"x".to_vec())), Err(Error::InvalidArgument(_))));
         assert!(a.prepare(&req(40, 5)).unwrap().is_granted());
         assert_eq!(a.core().frontier(), 10);
+    }
+
+    #[test]
+    fn values_survive_replacement_compaction_trim_and_recovery() {
+        let (p, acc) = (MemoryLog::new(), MemoryLog::new());
+        let mut a = Acceptor::new(p.clone(), acc.clone()).unwrap();
+        let value = |ballot: u64, slot: u64| vec![(ballot * 31 + slot) as u8; (slot as usize * 37 + ballot as usize) % 700];
+        for ballot in 1..=20u64 {
+            let first = if ballot > 10 { 5 } else { 0 };
+            for slot in (first..50u64).rev().chain(200..210) {
+                assert!(a.accept(&Proposal::new(ballot, slot, value(ballot, slot))).unwrap().is_accepted());
+            }
+            if ballot == 10 {
+                a.trim(5).unwrap();
+            }
+        }
+        let check = |a: &Acceptor| {
+            for slot in (5..50u64).chain(200..210) {
+                assert_eq!(a.core().accepted(slot), Some(Proposal::new(20, slot, value(20, slot))), "slot {slot}");
+            }
+            assert!(a.core().values.len() - a.core().garbage <= (5..50).chain(200..210).map(|s| value(20, s).len()).sum());
+        };
+        check(&a);
+        assert!(a.core().values.len() < 2 * 55 * 700 + VALUES_SLACK, "compacted: {} bytes", a.core().values.len());
+        drop(a);
+        let mut a = Acceptor::new(p, acc).unwrap();
+        check(&a);
+        a.trim(300).unwrap();
+        assert_eq!(a.core().accepted_from(0).count(), 0);
+        assert!(a.core().values.is_empty());
     }
 
     #[test]

@@ -45,22 +45,17 @@ impl<V> SlotMap<V> {
         }
     }
 
-    /// Set `slot`'s value, replacing any.
-    pub(crate) fn insert(&mut self, slot: Slot, value: V) {
+    /// Set `slot`'s value; returns the value it replaces, if any.
+    pub(crate) fn insert(&mut self, slot: Slot, value: V) -> Option<V> {
         if let Some(i) = self.index(slot) {
-            if let Some(entry) = self.dense.get_mut(i) {
-                *entry = Some(value);
-            }
-            return;
+            return self.dense.get_mut(i).and_then(|entry| entry.replace(value));
         }
         if self.dense.is_empty() {
             // An empty window can start anywhere; the sparse map must then not hold `slot`.
             self.base = slot;
-            if !self.sparse.is_empty() {
-                self.sparse.remove(&slot);
-            }
+            let old = if self.sparse.is_empty() { None } else { self.sparse.remove(&slot) };
             self.dense.push_back(Some(value));
-            return;
+            return old;
         }
         let len = self.dense.len() as u64;
         match slot.checked_sub(self.base) {
@@ -70,35 +65,38 @@ impl<V> SlotMap<V> {
                     let moved = if self.sparse.is_empty() { None } else { self.sparse.remove(&(self.base + i)) };
                     self.dense.push_back(moved);
                 }
-                if !self.sparse.is_empty() {
-                    self.sparse.remove(&slot);
-                }
+                let old = if self.sparse.is_empty() { None } else { self.sparse.remove(&slot) };
                 self.dense.push_back(Some(value));
+                old
             }
-            _ => {
-                self.sparse.insert(slot, value);
-            }
+            _ => self.sparse.insert(slot, value),
         }
     }
 
-    /// Drop every slot below `slot`.
-    pub(crate) fn remove_below(&mut self, slot: Slot) {
+    /// Drop every slot below `slot`, handing each dropped value to `removed`.
+    pub(crate) fn remove_below(&mut self, slot: Slot, mut removed: impl FnMut(V)) {
         if !self.sparse.is_empty() {
-            self.sparse = self.sparse.split_off(&slot);
+            let kept = self.sparse.split_off(&slot);
+            std::mem::replace(&mut self.sparse, kept).into_values().for_each(&mut removed);
         }
         let Some(offset) = slot.checked_sub(self.base) else { return };
-        match usize::try_from(offset) {
-            Ok(cut) if cut < self.dense.len() => {
-                self.dense.drain(..cut);
-                self.base = slot;
-            }
-            _ => self.dense.clear(),
-        }
+        let cut = usize::try_from(offset).map_or(self.dense.len(), |cut| cut.min(self.dense.len()));
+        self.dense.drain(..cut).flatten().for_each(removed);
+        self.base = slot;
     }
 
     /// Every value, in no particular order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.dense.iter().flatten().chain(self.sparse.values())
+    }
+
+    /// Every value, mutably, in no particular order.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
+        self.dense.iter_mut().flatten().chain(self.sparse.values_mut())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sparse.is_empty() && self.dense.iter().all(Option::is_none)
     }
 
     /// The slots from `from` on, in slot order.
@@ -164,12 +162,16 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(s, v) => {
-                        map.insert(s, v);
-                        model.insert(s, v);
+                        prop_assert_eq!(map.insert(s, v), model.insert(s, v));
                     }
                     Op::RemoveBelow(s) => {
-                        map.remove_below(s);
-                        model = model.split_off(&s);
+                        let mut removed = vec![];
+                        map.remove_below(s, |v| removed.push(v));
+                        let kept = model.split_off(&s);
+                        let mut want: Vec<_> = std::mem::replace(&mut model, kept).into_values().collect();
+                        removed.sort_unstable();
+                        want.sort_unstable();
+                        prop_assert_eq!(removed, want);
                     }
                 }
                 prop_assert!(map.dense.back().is_none_or(Option::is_some));
@@ -180,6 +182,13 @@ mod tests {
                 let got: Vec<_> = map.iter_from(p).collect();
                 let want: Vec<_> = model.range(p..).map(|(s, v)| (*s, v)).collect();
                 prop_assert_eq!(got, want);
+            }
+            prop_assert_eq!(map.is_empty(), model.is_empty());
+            for v in map.values_mut() {
+                *v = v.wrapping_add(1);
+            }
+            for v in model.values_mut() {
+                *v = v.wrapping_add(1);
             }
             let mut values: Vec<_> = map.values().copied().collect();
             let mut want: Vec<_> = model.values().copied().collect();
@@ -200,7 +209,7 @@ mod tests {
         map.insert(2, 2); // below: sparse
         assert_eq!(map.dense.len(), 1006);
         assert_eq!(map.sparse.len(), 2);
-        map.remove_below(500);
+        map.remove_below(500, |_| {});
         assert_eq!(map.iter_from(0).next(), Some((500, &500)));
         assert_eq!(map.iter_from(1001).collect::<Vec<_>>(), [(1010, &1010), (5000, &5000)]);
     }
