@@ -37,6 +37,7 @@ pub mod proposer;
 pub mod sim;
 #[cfg(feature = "file-log")]
 pub mod sim_disk;
+mod slots;
 
 pub use acceptor::{persist_all, Acceptor, AcceptorCore, Pending, Write};
 #[cfg(feature = "std-timer")]

@@ -77,8 +77,59 @@ pub fn check_batch_order(last: Option<u64>, records: &[(u64, &[u8])]) -> Result<
     Ok(())
 }
 
-/// Records as `(id, data)` pairs, in id order.
-type Records = Vec<(u64, Vec<u8>)>;
+/// The records of a [`MemoryLog`]: every record's bytes back to back in one buffer, and an
+/// index of `(id, end offset)` in id order, so appending a record allocates nothing (beyond
+/// amortized growth) and dropping a log frees two buffers instead of one per record.
+#[derive(Debug, Default)]
+struct Records {
+    /// `(id, end)` per record, in id order: the record's bytes are `data[start..end]`, where
+    /// `start` is the previous record's `end` (or `head` for the first one).
+    index: std::collections::VecDeque<(u64, usize)>,
+    data: Vec<u8>,
+    /// Where the first record still held starts (bytes before it were trimmed).
+    head: usize,
+}
+
+impl Records {
+    fn last_id(&self) -> Option<u64> {
+        self.index.back().map(|r| r.0)
+    }
+
+    fn bytes(&self, i: usize) -> &[u8] {
+        let start = match i {
+            0 => self.head,
+            _ => self.index.get(i - 1).map_or(self.head, |r| r.1),
+        };
+        let end = self.index.get(i).map_or(start, |r| r.1);
+        self.data.get(start..end).unwrap_or_default()
+    }
+
+    fn push(&mut self, id: u64, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.index.push_back((id, self.data.len()));
+    }
+
+    fn trim(&mut self, before: u64) {
+        let cut = self.index.partition_point(|r| r.0 < before);
+        if cut == 0 {
+            return;
+        }
+        self.head = self.index.get(cut - 1).map_or(self.head, |r| r.1);
+        self.index.drain(..cut);
+        if self.index.is_empty() {
+            self.data.clear();
+            self.head = 0;
+        } else if self.head > self.data.len() / 2 {
+            // Give the trimmed bytes back once they are most of the buffer (amortized O(1)).
+            let head = self.head;
+            self.data.drain(..head);
+            for r in self.index.iter_mut() {
+                r.1 -= head;
+            }
+            self.head = 0;
+        }
+    }
+}
 
 /// A log in memory. Clones share the same records, so dropping one handle and keeping a
 /// clone acts like closing and reopening a file (what the conformance kit checks).
@@ -105,13 +156,14 @@ impl MemoryLog {
     }
 
     fn records(&self) -> MutexGuard<'_, Records> {
-        // A poisoned lock only means another thread panicked mid-call; the Vec is still whole.
+        // A poisoned lock only means another thread panicked mid-call; the records are
+        // still whole (every mutation completes before anything that could panic).
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// How many records the log holds.
     pub fn len(&self) -> usize {
-        self.records().len()
+        self.records().index.len()
     }
 
     /// Whether the log holds no record.
@@ -123,39 +175,49 @@ impl MemoryLog {
 impl Log for MemoryLog {
     fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
         let mut records = self.records();
-        check_batch_order(records.last().map(|r| r.0), &[(id, data)])?;
-        records.push((id, data.to_vec()));
+        check_batch_order(records.last_id(), &[(id, data)])?;
+        records.push(id, data);
         Ok(())
     }
 
     fn record_batch(&mut self, batch: &[(u64, &[u8])]) -> Result<()> {
         let mut records = self.records();
-        check_batch_order(records.last().map(|r| r.0), batch)?;
-        records.extend(batch.iter().map(|(id, data)| (*id, data.to_vec())));
+        check_batch_order(records.last_id(), batch)?;
+        for (id, data) in batch {
+            records.push(*id, data);
+        }
         Ok(())
     }
 
     fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        Ok(self.records().last().cloned())
+        let records = self.records();
+        Ok(records.last_id().map(|id| (id, records.bytes(records.index.len() - 1).to_vec())))
     }
 
     fn range(&self, start: u64, stop: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
-        // Copy the slice out first: `f` is user code and must not run under our lock.
-        let selected: Vec<(u64, Vec<u8>)> = {
+        // Copy the records out first: `f` is user code and must not run under our lock.
+        let (ids, data) = {
             let records = self.records();
-            let from = records.partition_point(|r| r.0 < start);
-            records[from..].iter().take_while(|r| r.0 <= stop).cloned().collect()
+            let from = records.index.partition_point(|r| r.0 < start);
+            let to = records.index.partition_point(|r| r.0 <= stop).max(from);
+            let base = match from {
+                0 => records.head,
+                _ => records.index.get(from - 1).map_or(records.head, |r| r.1),
+            };
+            let ids: Vec<(u64, usize)> = records.index.range(from..to).map(|&(id, end)| (id, end - base)).collect();
+            let end = ids.last().map_or(base, |r| r.1 + base);
+            (ids, records.data.get(base..end).unwrap_or_default().to_vec())
         };
-        for (id, data) in &selected {
-            f(*id, data)?;
+        let mut start = 0;
+        for (id, end) in ids {
+            f(id, data.get(start..end).unwrap_or_default())?;
+            start = end;
         }
         Ok(())
     }
 
     fn trim(&mut self, before: u64) -> Result<()> {
-        let mut records = self.records();
-        let cut = records.partition_point(|r| r.0 < before);
-        records.drain(..cut);
+        self.records().trim(before);
         Ok(())
     }
 }
@@ -242,6 +304,48 @@ mod tests {
         let mut store: HashMap<String, MemoryLog> = HashMap::new();
         let report = conformance::run(|name| Ok(store.entry(name.to_string()).or_default().clone())).unwrap();
         assert_eq!(report.checks.len(), 10);
+    }
+
+    #[test]
+    fn memory_log_keeps_records_whole_across_trims_and_compaction() {
+        let mut log = MemoryLog::new();
+        let value = |id: u64| vec![id as u8; (id % 7) as usize];
+        for id in 1..=100u64 {
+            log.record(id, &value(id)).unwrap();
+        }
+        for before in [0, 1, 10, 60, 61, 99] {
+            log.trim(before).unwrap();
+            let mut seen = vec![];
+            log.range(0, u64::MAX, &mut |id, data| {
+                seen.push((id, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            let first = before.max(1);
+            assert_eq!(seen, (first..=100).map(|id| (id, value(id))).collect::<Vec<_>>(), "trim({before})");
+            let mut middle = vec![];
+            log.range(first + 1, 98, &mut |id, data| {
+                middle.push((id, data.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(middle, (first + 1..=98).map(|id| (id, value(id))).collect::<Vec<_>>());
+            assert_eq!(log.last().unwrap(), Some((100, value(100))));
+            log.record(1000 + before, b"more").unwrap();
+            log.trim(1000 + before).unwrap();
+            assert_eq!(log.last().unwrap(), Some((1000 + before, b"more".to_vec())));
+            assert_eq!(log.len(), 1);
+            // Refill to 1..=100 is impossible (ids must increase); start over instead.
+            log = MemoryLog::new();
+            for id in 1..=100u64 {
+                log.record(id, &value(id)).unwrap();
+            }
+        }
+        log.trim(u64::MAX).unwrap();
+        assert!(log.is_empty());
+        assert_eq!(log.last().unwrap(), None);
+        log.record(u64::MAX, b"x").unwrap();
+        assert_eq!(log.len(), 1);
     }
 
     /// The kit must be able to fail: a log that forgets on reopen, or accepts duplicate ids.
