@@ -34,6 +34,34 @@ def test_single_decree_with_python_clients(n: int) -> None:
     assert sum(1 for c in clients if c.calls > 0) >= n // 2 + 1
 
 
+@pytest.mark.parametrize("n", [3, 5])
+def test_inline_calls_decide_and_log(n: int) -> None:
+    acceptors = [Acceptor() for _ in range(n)]
+    clients = [Forwarding(a) for a in acceptors]
+    p = Proposer(clients, ids=1, inline_calls=True)
+    assert [p.propose_at(s, b"x%d" % s) for s in range(10)] == [b"x%d" % s for s in range(10)]
+    # Another proposer on the same acceptors (threaded calls) learns the same values.
+    assert Proposer([Forwarding(a) for a in acceptors], ids=2).propose_at(7, b"other") == b"x7"
+    log = ReplicatedLog(clients, ids=3, inline_calls=True)
+    assert log.append(b"tail").slot == 10
+    assert [e.value for e in log.read(8)] == [b"x8", b"x9", b"tail"]
+
+
+def test_inline_calls_are_made_on_the_calling_thread() -> None:
+    seen: List[int] = []
+
+    class Recording(Forwarding):
+        def prepare(self, request: synodos.Request) -> synodos.Promise:
+            seen.append(threading.get_ident())
+            return super().prepare(request)
+
+    Proposer([Recording() for _ in range(3)], ids=1, inline_calls=True).propose(b"v")
+    assert seen and set(seen) == {threading.get_ident()}
+    seen.clear()
+    Proposer([Recording() for _ in range(3)], ids=1).propose(b"v")
+    assert seen and threading.get_ident() not in seen  # by default, on synodos' workers
+
+
 def test_mixed_clients_and_slots() -> None:
     acceptors = [Acceptor() for _ in range(3)]
     clients: List[Any] = [acceptors[0], Forwarding(acceptors[1]), Forwarding(acceptors[2])]

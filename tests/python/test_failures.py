@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Iterator, List
@@ -71,6 +73,25 @@ def test_a_hung_client_does_not_delay_the_majority(release: threading.Event) -> 
     assert hung.entered.is_set()  # it was asked, concurrently
 
 
+def test_a_hung_client_caught_in_the_second_phase(release: threading.Event) -> None:
+    class HangsOnAccept(Forwarding):
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered = threading.Event()
+
+        def accept(self, proposal: Proposal) -> Proposal:
+            self.entered.set()
+            release.wait()
+            return super().accept(proposal)
+
+    hung = HangsOnAccept()
+    p = Proposer([hung, Forwarding(), Forwarding()], ids=1, call_timeout=30.0)
+    start = time.monotonic()
+    assert [p.propose_at(s, b"v") for s in range(3)] == [b"v"] * 3
+    assert time.monotonic() - start < 5.0
+    assert hung.entered.is_set()
+
+
 def test_a_hung_majority_times_out(release: threading.Event) -> None:
     clients: List[Any] = [Hanging(release), Hanging(release), Forwarding()]
     p = Proposer(clients, ids=1, call_timeout=0.2, max_attempts=2, backoff_min=0.0, backoff_max=0.0)
@@ -114,6 +135,46 @@ def test_slow_clients_are_called_concurrently_and_the_gil_is_released() -> None:
     # a majority); concurrently, about 0.6 s.
     assert elapsed < 1.5
     assert ticks > 10_000  # Python code ran in another thread while propose waited
+
+
+def test_inline_client_errors() -> None:
+    boom = ValueError("boom")
+    clients: List[Any] = [Raising(boom), Raising(boom), Forwarding()]
+    p = Proposer(clients, ids=1, max_attempts=1, inline_calls=True)
+    with pytest.raises(NoQuorumError) as info:
+        p.propose(b"v")
+    assert info.value.__cause__ is boom
+
+    class Async(Forwarding):
+        async def prepare(self, request: Request) -> synodos.Promise:  # type: ignore[override]
+            return super().prepare(request)
+
+    with pytest.raises(NoQuorumError) as info:
+        Proposer([Async(), Async(), Forwarding()], ids=1, max_attempts=1, inline_calls=True).propose(b"v")
+    assert isinstance(info.value.__cause__, TypeError)
+    assert "inline_calls" in str(info.value.__cause__)
+    # A majority of good inline clients still decides, and the proposer keeps working.
+    assert Proposer([Raising(boom), Forwarding(), Forwarding()], ids=2, inline_calls=True).propose(b"w") == b"w"
+
+
+def test_the_interpreter_exits_at_once_after_python_clients_ran(tmp_path: Any) -> None:
+    # The first import of `threading` must not happen on a synodos worker: that worker would
+    # become threading's "main thread", and the interpreter would wait at exit for it to
+    # retire (20 s). `import synodos` imports it first.
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import synodos\n"
+        "class C:\n"
+        "    def __init__(self): self.a = synodos.Acceptor()\n"
+        "    def prepare(self, r):\n"
+        "        import threading  # first imported here, on a worker\n"
+        "        return self.a.prepare(r)\n"
+        "    def accept(self, p): return self.a.accept(p)\n"
+        "assert synodos.Proposer([C(), C(), C()], ids=1).propose(b'v') == b'v'\n"
+    )
+    start = time.monotonic()
+    subprocess.run([sys.executable, str(script)], check=True, timeout=15, capture_output=True)
+    assert time.monotonic() - start < 10.0
 
 
 def test_a_failing_log_is_a_storage_error_then_closed() -> None:

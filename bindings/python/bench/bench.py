@@ -3,10 +3,13 @@
 1. synodos from Python, local acceptors (``synodos.Acceptor`` passed as clients: Rust calls
    them directly, no GIL);
 2. synodos from Python, Python-written clients (each a blocking object forwarding to an
-   in-process acceptor, called on synodos' worker threads);
-3. the same workload in Rust, in process (``synodos._synodos._bench_rust``, the loop of
+   in-process acceptor), called the default way: on a synodos worker thread, which calls
+   them one after another while they answer quickly and gets help when one stalls;
+3. the same clients with ``inline_calls=True``: called on the proposing thread (for clients
+   that never block; a hung one could not be cut off);
+4. the same workload in Rust, in process (``synodos._synodos._bench_rust``, the loop of
    ``core/examples/decisions.rs``);
-4. composable-paxos 1.0.0 (pure Python, PyPI), with a shim for Python 3 (below).
+5. composable-paxos 1.0.0 (pure Python, PyPI), with a shim for Python 3 (below).
 
 Workload: one proposer, 3 acceptors, no contention; decision i is a fresh single-decree
 instance (synodos: slot i on the same acceptors; composable-paxos: new instance objects),
@@ -69,8 +72,8 @@ def rates(runners: Dict[str, Callable[[int], None]], seconds: float, rounds: int
     return best
 
 
-def synodos_runner(clients: List[Any]) -> Callable[[int], None]:
-    proposer = Proposer(clients, ids=1)
+def synodos_runner(clients: List[Any], inline_calls: bool = False) -> Callable[[int], None]:
+    proposer = Proposer(clients, ids=1, inline_calls=inline_calls)
     slot = [0]
 
     def run(n: int) -> None:
@@ -170,6 +173,9 @@ def main() -> None:
     runners: Dict[str, Callable[[int], None]] = {
         "synodos, Python, local acceptors": synodos_runner([Acceptor() for _ in range(3)]),
         "synodos, Python, Python-written clients": synodos_runner([Forwarding() for _ in range(3)]),
+        "synodos, Python, Python clients, inline_calls": synodos_runner(
+            [Forwarding() for _ in range(3)], inline_calls=True
+        ),
         "synodos, Rust (same workload, in process)": rust_runner(),
     }
     try:
@@ -181,12 +187,14 @@ def main() -> None:
         print(f"{name:45s} {r:12,.0f} decisions/s")
     local = results["synodos, Python, local acceptors"]
     clients = results["synodos, Python, Python-written clients"]
+    inline = results["synodos, Python, Python clients, inline_calls"]
     rust = results["synodos, Rust (same workload, in process)"]
     print(f"Python local / Rust:                          {local / rust:.2f}")
     cp = results.get("composable-paxos 1.0.0 (pure Python)")
     if cp:
         print(f"Python local / composable-paxos:              {local / cp:.1f}x")
         print(f"Python clients / composable-paxos:            {clients / cp:.2f}x")
+        print(f"Python clients, inline / composable-paxos:    {inline / cp:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 //! Acceptor clients: a local `synodos.Acceptor` (called in Rust, no GIL, no thread) or any
-//! Python object with `prepare`, `accept` (and optionally `observe`), called on a worker.
+//! Python object with `prepare`, `accept` (and optionally `observe`), called inline by the
+//! worker driving the decision (see `exec`), or on a worker of its own when an earlier call
+//! to the same client is still running (a client that hangs does not catch a second worker
+//! that has other clients to call).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::oneshot;
@@ -13,21 +17,54 @@ use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 use crate::acceptor::{PyAcceptor, SharedAcceptor};
 use crate::errors::transport_error;
 use crate::messages::{PyPromise, PyProposal, PyRequest};
-use crate::pool;
+use crate::{exec, pool};
 
 /// One acceptor, as a proposer reaches it.
 #[derive(Debug)]
 pub enum Client {
     /// An in-process acceptor.
     Local(SharedAcceptor),
-    /// A Python object.
-    Py(Arc<Py<PyAny>>),
+    /// A Python object, called on a worker thread.
+    Py(Arc<PyClient>),
+    /// A Python object that never blocks, called on the proposer's thread
+    /// (`Proposer(..., inline_calls=True)`).
+    Inline(Arc<PyClient>),
+}
+
+impl Client {
+    /// Whether this client must be called on a worker thread (it may block).
+    pub fn needs_worker(&self) -> bool {
+        matches!(self, Client::Py(_))
+    }
+}
+
+/// A Python-written client, with the number of its calls now running.
+#[derive(Debug)]
+pub struct PyClient {
+    obj: Py<PyAny>,
+    running: AtomicUsize,
+}
+
+/// Counts a call as running while alive.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Running(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Client {
     /// A `synodos.Acceptor` becomes a local client; anything else must have `prepare` and
-    /// `accept` methods.
-    pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Client> {
+    /// `accept` methods, and is called inline (on the proposer's thread) if `inline`.
+    pub fn from_py(obj: &Bound<'_, PyAny>, inline: bool) -> PyResult<Client> {
         if let Ok(a) = obj.cast::<PyAcceptor>() {
             return Ok(Client::Local(a.get().0.clone()));
         }
@@ -39,7 +76,8 @@ impl Client {
                 )));
             }
         }
-        Ok(Client::Py(Arc::new(obj.clone().unbind())))
+        let client = Arc::new(PyClient { obj: obj.clone().unbind(), running: AtomicUsize::new(0) });
+        Ok(if inline { Client::Inline(client) } else { Client::Py(client) })
     }
 }
 
@@ -86,14 +124,16 @@ fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     FUTURE.import(py, "concurrent.futures", "Future")
 }
 
-/// Call `obj.method(arg)` on a worker thread and convert the answer with `convert`.
+/// Call `client.method(arg)` and convert the answer with `convert`: inline on the worker
+/// driving the decision, or on a worker of its own if the client is still busy with an
+/// earlier call.
 ///
 /// The answer may also be a `concurrent.futures.Future` (what `synodos.aio` hands back for
 /// a coroutine running on the event loop): then the worker is released at once, the
 /// future's done-callback delivers the answer, and the future is cancelled if the proposer
 /// stops waiting.
 async fn call_py<A, R>(
-    obj: &Arc<Py<PyAny>>,
+    client: &Arc<PyClient>,
     method: &'static str,
     arg: A,
     convert: fn(&Bound<'_, PyAny>) -> PyResult<R>,
@@ -103,7 +143,8 @@ where
     R: Send + 'static,
 {
     let (tx, rx) = oneshot::channel::<Result<R>>();
-    let obj = Arc::clone(obj);
+    let client = Arc::clone(client);
+    let busy = client.running.load(Ordering::SeqCst) > 0;
     let pending: SharedPending = Arc::default();
     let cancel = CancelOnDrop(pending.clone());
     let task: pool::Task = Box::new(move |py: Python<'_>| {
@@ -111,14 +152,26 @@ where
             // The proposer stopped waiting (a majority answered, or it timed out): skip.
             return;
         }
-        let answer = obj.bind(py).call_method1(method, (arg,));
-        drop(obj);
+        let answer = {
+            let _running = Running::enter(&client.running);
+            client.obj.bind(py).call_method1(method, (arg,))
+        };
+        drop(client);
         let answer = match answer {
             Ok(a) => a,
             Err(e) => {
                 let _ = tx.send(Err(transport_error(py, method, e)));
                 return;
             }
+        };
+        // The common case first: an answer of the expected type (checking for a future or
+        // a coroutine first would cost an attribute lookup that fails, i.e. an exception).
+        let converted = match convert(&answer) {
+            Ok(r) => {
+                let _ = tx.send(Ok(r));
+                return;
+            }
+            Err(e) => e,
         };
         match future_type(py).and_then(|t| answer.is_instance(t)) {
             Ok(true) => {
@@ -156,11 +209,15 @@ where
                 let _ = tx.send(Err(transport_error(py, method, e)));
             }
             _ => {
-                let _ = tx.send(convert(&answer).map_err(|e| transport_error(py, method, e)));
+                let _ = tx.send(Err(transport_error(py, method, converted)));
             }
         }
     });
-    pool::submit(task).map_err(Error::transport)?;
+    if busy {
+        pool::submit(task).map_err(Error::transport)?;
+    } else {
+        exec::spawn_call(task).map_err(Error::transport)?;
+    }
     let result = match rx.await {
         Ok(r) => r,
         Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer"))),
@@ -173,6 +230,37 @@ where
     };
     drop(done);
     result
+}
+
+/// Call `client.method(arg)` right here, taking the GIL for the call. The answer must be the
+/// message itself: an inline client cannot hand back a future.
+fn call_inline<A, R>(
+    client: &PyClient,
+    method: &'static str,
+    arg: A,
+    convert: fn(&Bound<'_, PyAny>) -> PyResult<R>,
+) -> Result<R>
+where
+    A: for<'py> IntoPyObject<'py>,
+{
+    Python::attach(|py| {
+        let answer = client.obj.bind(py).call_method1(method, (arg,)).map_err(|e| transport_error(py, method, e))?;
+        convert(&answer).map_err(|e| {
+            if answer.hasattr("__await__").unwrap_or(false) {
+                let _ = answer.call_method0("close");
+            }
+            let e = if future_type(py).and_then(|t| answer.is_instance(t)).unwrap_or(false)
+                || answer.hasattr("__await__").unwrap_or(false)
+            {
+                PyTypeError::new_err(format!(
+                    "{method}() returned a future or coroutine: inline_calls needs clients that answer at once"
+                ))
+            } else {
+                e
+            };
+            transport_error(py, method, e)
+        })
+    })
 }
 
 fn to_promise(r: &Bound<'_, PyAny>) -> PyResult<Promise> {
@@ -196,6 +284,7 @@ impl AcceptorClient for Client {
         match self {
             Client::Local(a) => a.with(|a| a.prepare(request)),
             Client::Py(obj) => call_py(obj, "prepare", PyRequest(request.clone()), to_promise).await,
+            Client::Inline(obj) => call_inline(obj, "prepare", PyRequest(request.clone()), to_promise),
         }
     }
 
@@ -203,6 +292,7 @@ impl AcceptorClient for Client {
         match self {
             Client::Local(a) => a.with(|a| a.accept(proposal)),
             Client::Py(obj) => call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal).await,
+            Client::Inline(obj) => call_inline(obj, "accept", PyProposal(proposal.clone()), to_proposal),
         }
     }
 
@@ -210,6 +300,7 @@ impl AcceptorClient for Client {
         match self {
             Client::Local(a) => a.with(|a| a.accepted_from(request)),
             Client::Py(obj) => call_py(obj, "observe", PyRequest(request.clone()), to_proposals).await,
+            Client::Inline(obj) => call_inline(obj, "observe", PyRequest(request.clone()), to_proposals),
         }
     }
 }

@@ -19,6 +19,16 @@ use pyo3::prelude::*;
 /// A call to run with the GIL. It must report its own outcome (e.g. through a oneshot).
 pub type Task = Box<dyn FnOnce(Python<'_>) + Send>;
 
+/// What a worker runs: a call with the GIL, or work that manages the GIL itself (a job's
+/// driver, which must let go of the GIL before it tells the caller it is done, or the
+/// caller would wake only to wait for the GIL).
+pub enum Work {
+    /// Run holding the GIL.
+    WithGil(Task),
+    /// Run without the GIL.
+    Detached(Box<dyn FnOnce() + Send>),
+}
+
 const IDLE_EXIT: Duration = Duration::from_secs(20);
 
 /// A task queued longer than this while every awake worker is busy gets another worker.
@@ -27,7 +37,7 @@ const MAX_THREADS: usize = 256;
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(Instant, Task)>,
+    queue: VecDeque<(Instant, Work)>,
     /// Workers spinning or running tasks: they will look at the queue again soon.
     awake: usize,
     /// Workers parked on the condvar and not yet signalled.
@@ -79,7 +89,7 @@ impl Pool {
         }
     }
 
-    fn try_pop(&self) -> Option<Task> {
+    fn try_pop(&self) -> Option<Work> {
         if self.queued.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -93,6 +103,11 @@ impl Pool {
 
 /// Queue `task`. Returns an error text when no worker thread could be started.
 pub fn submit(task: Task) -> Result<(), String> {
+    submit_work(Work::WithGil(task))
+}
+
+/// Queue `work`; wake a worker only when none is awake.
+pub fn submit_work(task: Work) -> Result<(), String> {
     let p = pool();
     let mut s = p.lock();
     s.queue.push_back((Instant::now(), task));
@@ -101,6 +116,16 @@ pub fn submit(task: Task) -> Result<(), String> {
         return p.wake_one(&mut s);
     }
     Ok(())
+}
+
+/// Queue `task` and get one more worker going for it, whatever the others are doing: for a
+/// job whose workers are all stuck in client calls.
+pub fn submit_to_new_worker(task: Work) -> Result<(), String> {
+    let p = pool();
+    let mut s = p.lock();
+    s.queue.push_back((Instant::now(), task));
+    p.queued.fetch_add(1, Ordering::AcqRel);
+    p.wake_one(&mut s)
 }
 
 /// Called by a waiting driver: if the oldest queued task has waited too long, get another
@@ -120,13 +145,22 @@ pub fn rescue() {
     }
 }
 
-fn run(py: Python<'_>, task: Task) {
+fn run(py: Python<'_>, work: Work) {
     // A panic inside a task drops its sender: the caller sees an error, not a crash.
-    let _ = catch_unwind(AssertUnwindSafe(|| task(py)));
+    match work {
+        Work::WithGil(task) => {
+            let _ = catch_unwind(AssertUnwindSafe(|| task(py)));
+        }
+        Work::Detached(f) => py.detach(|| run_detached(f)),
+    }
+}
+
+fn run_detached(f: Box<dyn FnOnce() + Send>) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
 /// Wait (without the GIL) for a task; `None` when this worker should exit.
-fn next_task(p: &Pool) -> Option<Task> {
+fn next_task(p: &Pool) -> Option<Work> {
     let spin_until = Instant::now() + crate::exec::spin();
     loop {
         if let Some(t) = p.try_pop() {
@@ -170,7 +204,14 @@ fn next_task(p: &Pool) -> Option<Task> {
 fn worker() {
     let p = pool();
     Python::attach(|py| loop {
-        let Some(task) = py.detach(|| next_task(p)) else { break };
+        // Detached work runs here, without taking the GIL on the way.
+        let next = py.detach(|| loop {
+            match next_task(p) {
+                Some(Work::Detached(f)) => run_detached(f),
+                other => return other,
+            }
+        });
+        let Some(task) = next else { break };
         run(py, task);
         while let Some(t) = p.try_pop() {
             run(py, t);

@@ -1,7 +1,9 @@
-//! `synodos.Proposer` and `synodos.ReplicatedLog`: the core's driver over clients, run on the
-//! calling thread with the GIL released (the binding's `exec::block_on`).
+//! `synodos.Proposer` and `synodos.ReplicatedLog`: the core's driver over clients. With only
+//! local acceptors it runs on the calling thread with the GIL released (`exec::block_on`);
+//! with Python clients, on a worker that calls them inline (`exec::run_on_worker`).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,12 +14,29 @@ use synodos::{
 };
 
 use crate::client::Client;
-use crate::errors::{check, guard};
-use crate::exec::{block_on, LocalSleeper};
+use crate::errors::{check, guard, SynodosError};
+use crate::exec::{block_on, run_on_worker, LocalSleeper};
 use crate::ids::ids_from;
 use crate::messages::PyEntry;
 
 type Driver = Proposer<Client, LocalSleeper>;
+
+/// Run a driver future to its end with the GIL released: on this thread when no client is
+/// written in Python, else on a worker (see `exec`).
+fn run<T, F>(py: Python<'_>, clients: &[Client], fut: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = synodos::Result<T>> + Send + 'static,
+{
+    if clients.iter().any(Client::needs_worker) {
+        match py.detach(move || run_on_worker(fut)) {
+            Ok(r) => check(py, r),
+            Err(message) => Err(SynodosError::new_err(message)),
+        }
+    } else {
+        check(py, py.detach(move || block_on(fut)))
+    }
+}
 
 fn secs(name: &str, s: f64) -> synodos::Result<Duration> {
     Duration::try_from_secs_f64(s).map_err(|e| Error::InvalidArgument(format!("{name} = {s}: {e}")))
@@ -32,12 +51,13 @@ struct Args<'a, 'py> {
     backoff_max: f64,
     poll_interval: f64,
     seed: Option<u64>,
+    inline_calls: bool,
 }
 
 fn build(py: Python<'_>, a: Args<'_, '_>) -> PyResult<Driver> {
     let mut clients = Vec::new();
     for c in a.acceptors.try_iter()? {
-        clients.push(Client::from_py(&c?)?);
+        clients.push(Client::from_py(&c?, a.inline_calls)?);
     }
     let ids: Arc<dyn IdGenerator> = ids_from(a.ids)?;
     let config = check(
@@ -59,13 +79,18 @@ fn build(py: Python<'_>, a: Args<'_, '_>) -> PyResult<Driver> {
 /// Proposes values to a set of acceptors (each a `synodos.Acceptor` or an object with
 /// `prepare` and `accept`). Contacts them concurrently, returns at a majority, cuts each
 /// call off after `call_timeout` seconds, and retries up to `max_attempts` ballots.
+///
+/// Python clients are called on a worker thread, inline one after another while they answer
+/// quickly, and another worker takes over when one of them stalls. With `inline_calls=True`
+/// they are called on the calling thread instead (no hand-off, the fastest way): only for
+/// clients that never block, since a hung inline call cannot be cut off.
 #[pyclass(frozen, module = "synodos", name = "Proposer")]
 pub struct PyProposer(Arc<Driver>);
 
 #[pymethods]
 impl PyProposer {
     #[new]
-    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None))]
+    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None, inline_calls = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -77,10 +102,20 @@ impl PyProposer {
         backoff_max: f64,
         poll_interval: f64,
         seed: Option<u64>,
+        inline_calls: bool,
     ) -> PyResult<Self> {
         guard(|| {
-            let args =
-                Args { acceptors, ids, call_timeout, max_attempts, backoff_min, backoff_max, poll_interval, seed };
+            let args = Args {
+                acceptors,
+                ids,
+                call_timeout,
+                max_attempts,
+                backoff_min,
+                backoff_max,
+                poll_interval,
+                seed,
+                inline_calls,
+            };
             Ok(PyProposer(Arc::new(build(py, args)?)))
         })
     }
@@ -96,7 +131,7 @@ impl PyProposer {
         let value = value.to_vec();
         let p = self.0.clone();
         guard(|| {
-            let chosen = check(py, py.detach(move || block_on(p.propose_at(slot, value))))?;
+            let chosen = run(py, self.0.clients(), async move { p.propose_at(slot, value).await })?;
             Ok(PyBytes::new(py, &chosen))
         })
     }
@@ -119,10 +154,16 @@ type Log = ReplicatedLog<Client, LocalSleeper>;
 #[pyclass(frozen, module = "synodos", name = "ReplicatedLog")]
 pub struct PyReplicatedLog(Arc<Log>);
 
+impl PyReplicatedLog {
+    fn clients(&self) -> &[Client] {
+        self.0.proposer().clients()
+    }
+}
+
 #[pymethods]
 impl PyReplicatedLog {
     #[new]
-    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None))]
+    #[pyo3(signature = (acceptors, ids, *, call_timeout = 1.0, max_attempts = 20, backoff_min = 0.001, backoff_max = 0.2, poll_interval = 0.01, seed = None, inline_calls = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -134,10 +175,20 @@ impl PyReplicatedLog {
         backoff_max: f64,
         poll_interval: f64,
         seed: Option<u64>,
+        inline_calls: bool,
     ) -> PyResult<Self> {
         guard(|| {
-            let args =
-                Args { acceptors, ids, call_timeout, max_attempts, backoff_min, backoff_max, poll_interval, seed };
+            let args = Args {
+                acceptors,
+                ids,
+                call_timeout,
+                max_attempts,
+                backoff_min,
+                backoff_max,
+                poll_interval,
+                seed,
+                inline_calls,
+            };
             Ok(PyReplicatedLog(Arc::new(ReplicatedLog::new(build(py, args)?))))
         })
     }
@@ -146,7 +197,7 @@ impl PyReplicatedLog {
     fn append(&self, py: Python<'_>, value: &[u8]) -> PyResult<PyEntry> {
         let value = value.to_vec();
         let log = self.0.clone();
-        guard(|| check(py, py.detach(move || block_on(log.append(value)))).map(PyEntry))
+        guard(|| run(py, self.clients(), async move { log.append(value).await }).map(PyEntry))
     }
 
     /// The chosen entries from slot `start` on, in order, at most `max`, stopping at the
@@ -155,7 +206,7 @@ impl PyReplicatedLog {
     fn read<'py>(&self, py: Python<'py>, start: u64, max: usize) -> PyResult<Bound<'py, PyList>> {
         let log = self.0.clone();
         guard(|| {
-            let got = check(py, py.detach(move || block_on(log.read(start, max))))?;
+            let got = run(py, self.clients(), async move { log.read(start, max).await })?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -166,7 +217,7 @@ impl PyReplicatedLog {
         let log = self.0.clone();
         guard(|| {
             let timeout = check(py, secs("timeout", timeout))?;
-            let got = check(py, py.detach(move || block_on(log.wait(start, max, timeout))))?;
+            let got = run(py, self.clients(), async move { log.wait(start, max, timeout).await })?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -211,18 +262,14 @@ impl LogReader {
                 let log = self.log.clone();
                 let from = self.next;
                 let follow = self.follow;
-                let got = check(
-                    py,
-                    py.detach(move || {
-                        block_on(async {
-                            if follow {
-                                log.wait(from, 1000, Duration::from_millis(200)).await
-                            } else {
-                                log.read(from, 1000).await
-                            }
-                        })
-                    }),
-                )?;
+                let clients = self.log.proposer().clients();
+                let got = run(py, clients, async move {
+                    if follow {
+                        log.wait(from, 1000, Duration::from_millis(200)).await
+                    } else {
+                        log.read(from, 1000).await
+                    }
+                })?;
                 if got.is_empty() {
                     if !follow {
                         return Ok(None);

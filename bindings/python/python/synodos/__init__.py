@@ -14,6 +14,11 @@ is a ``MemoryLog``, a ``FileLog`` or any object with ``record``, ``last``, ``ran
 
 from __future__ import annotations
 
+# Imported here, on the importing thread, and not first by a synodos worker thread: the
+# thread that first imports `threading` becomes its "main thread", and interpreter exit
+# would then wait for that worker to end.
+import concurrent.futures  # noqa: F401
+import threading  # noqa: F401
 from typing import Iterable, Optional, Protocol, Tuple, runtime_checkable
 
 from ._synodos import (

@@ -78,6 +78,8 @@ class _Bound:
     """Builds, per event loop, the sync object whose clients run on that loop."""
 
     def __init__(self, acceptors: Iterable[Any], ids: Ids, options: dict[str, Any]) -> None:
+        if options.get("inline_calls"):
+            raise TypeError("inline_calls is for the sync API: synodos.aio calls clients on the event loop")
         self._acceptors = list(acceptors)
         # One generator shared by every loop's driver: ballots never repeat.
         self._ids = CounterIdGenerator(ids) if isinstance(ids, int) else ids
