@@ -4,7 +4,8 @@
 //! to the same client is still running (a client that hangs does not catch a second worker
 //! that has other clients to call).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
 
 use futures::channel::oneshot;
@@ -38,11 +39,40 @@ impl Client {
     }
 }
 
-/// A Python-written client, with the number of its calls now running.
+/// A Python-written client, with the number of its calls now running and how long its
+/// calls have been taking.
 #[derive(Debug)]
 pub struct PyClient {
     obj: Py<PyAny>,
     running: AtomicUsize,
+    /// A moving average of its calls' durations, in nanoseconds.
+    recent_nanos: AtomicU64,
+}
+
+/// Clients whose calls take longer than this (network clients, typically) are called on a
+/// worker of their own, concurrently; quicker ones are called inline by the worker driving
+/// the decision, where a thread hand-off would cost more than the call.
+const INLINE_UP_TO: Duration = Duration::from_micros(50);
+
+impl PyClient {
+    fn new(obj: Py<PyAny>) -> Self {
+        PyClient { obj, running: AtomicUsize::new(0), recent_nanos: AtomicU64::new(0) }
+    }
+
+    /// Whether the next call should go to a worker of its own.
+    fn call_apart(&self) -> bool {
+        self.running.load(Ordering::SeqCst) > 0
+            || self.recent_nanos.load(Ordering::Relaxed) > u64::try_from(INLINE_UP_TO.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.recent_nanos.load(Ordering::Relaxed);
+        // Weight 1/4 on the newest call: one slow call moves a fast client apart at once
+        // (50 µs from a 1 µs average takes one call of 200 µs), and a few fast ones bring it back.
+        let new = old - old / 4 + took / 4;
+        self.recent_nanos.store(new, Ordering::Relaxed);
+    }
 }
 
 /// Counts a call as running while alive.
@@ -76,7 +106,7 @@ impl Client {
                 )));
             }
         }
-        let client = Arc::new(PyClient { obj: obj.clone().unbind(), running: AtomicUsize::new(0) });
+        let client = Arc::new(PyClient::new(obj.clone().unbind()));
         Ok(if inline { Client::Inline(client) } else { Client::Py(client) })
     }
 }
@@ -144,7 +174,7 @@ where
 {
     let (tx, rx) = oneshot::channel::<Result<R>>();
     let client = Arc::clone(client);
-    let busy = client.running.load(Ordering::SeqCst) > 0;
+    let apart = client.call_apart();
     let pending: SharedPending = Arc::default();
     let cancel = CancelOnDrop(pending.clone());
     let task: pool::Task = Box::new(move |py: Python<'_>| {
@@ -154,7 +184,10 @@ where
         }
         let answer = {
             let _running = Running::enter(&client.running);
-            client.obj.bind(py).call_method1(method, (arg,))
+            let started = Instant::now();
+            let answer = client.obj.bind(py).call_method1(method, (arg,));
+            client.record(started.elapsed());
+            answer
         };
         drop(client);
         let answer = match answer {
@@ -213,7 +246,7 @@ where
             }
         }
     });
-    if busy {
+    if apart {
         pool::submit(task).map_err(Error::transport)?;
     } else {
         exec::spawn_call(task).map_err(Error::transport)?;

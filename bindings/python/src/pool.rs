@@ -53,6 +53,8 @@ struct Pool {
     state: Mutex<State>,
     cv: Condvar,
     queued: AtomicUsize,
+    /// Awake workers running a task (the others are looking for one).
+    running: AtomicUsize,
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -106,13 +108,14 @@ pub fn submit(task: Task) -> Result<(), String> {
     submit_work(Work::WithGil(task))
 }
 
-/// Queue `work`; wake a worker only when none is awake.
+/// Queue `work`; wake a worker unless enough awake ones are looking for work.
 pub fn submit_work(task: Work) -> Result<(), String> {
     let p = pool();
     let mut s = p.lock();
     s.queue.push_back((Instant::now(), task));
     p.queued.fetch_add(1, Ordering::AcqRel);
-    if s.awake == 0 {
+    let looking = s.awake.saturating_sub(p.running.load(Ordering::Acquire));
+    if looking < s.queue.len() {
         return p.wake_one(&mut s);
     }
     Ok(())
@@ -145,17 +148,37 @@ pub fn rescue() {
     }
 }
 
+/// Counts a worker as running a task while alive.
+struct Running;
+
+impl Running {
+    fn enter() -> Running {
+        pool().running.fetch_add(1, Ordering::AcqRel);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        pool().running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn run(py: Python<'_>, work: Work) {
+    let _running = Running::enter();
     // A panic inside a task drops its sender: the caller sees an error, not a crash.
     match work {
         Work::WithGil(task) => {
             let _ = catch_unwind(AssertUnwindSafe(|| task(py)));
         }
-        Work::Detached(f) => py.detach(|| run_detached(f)),
+        Work::Detached(f) => py.detach(|| {
+            let _ = catch_unwind(AssertUnwindSafe(f));
+        }),
     }
 }
 
 fn run_detached(f: Box<dyn FnOnce() + Send>) {
+    let _running = Running::enter();
     let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
