@@ -67,6 +67,7 @@ thread_local! {
     static TIMERS: RefCell<Timers> = const { RefCell::new(BTreeMap::new()) };
     static NEXT_TIMER: Cell<u64> = const { Cell::new(0) };
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    static SIGNAL: Arc<Signal> = Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() });
     /// The job whose future this thread is polling right now.
     static CURRENT: RefCell<Option<Arc<Job>>> = const { RefCell::new(None) };
 }
@@ -92,11 +93,20 @@ fn fire_timers(now: Instant) -> Option<Instant> {
 }
 
 /// Run `fut` to completion on this thread.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    let signal = Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() });
+///
+/// The future is made by `make` right where it stays pinned: driver futures are large, and
+/// passing one by value would copy it at every call boundary.
+pub fn block_on<F: Future>(make: impl FnOnce() -> F) -> F::Output {
+    // The outermost `block_on` of a thread reuses the thread's signal; a nested one (a log
+    // that proposes) gets its own, so neither can swallow the other's wake-up.
+    let signal = if DEPTH.with(|d| d.get()) == 0 {
+        SIGNAL.with(Arc::clone)
+    } else {
+        Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() })
+    };
     let waker = Waker::from(signal.clone());
     let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
+    let mut fut = pin!(make());
     DEPTH.with(|d| d.set(d.get() + 1));
     let out = loop {
         signal.woken.store(false, Ordering::Release);
@@ -461,7 +471,7 @@ fn start_driver(job: &Arc<Job>, rescue: bool) -> Result<(), String> {
 /// Run `fut` on a worker thread that calls Python clients inline (see the module docs);
 /// block this thread (which must not hold the GIL) until it finishes. `Err` carries the
 /// message of a panic, or says no worker thread could be started.
-pub fn run_on_worker<T, F>(fut: F) -> Result<T, String>
+pub fn run_on_worker<T, F>(make: impl FnOnce() -> F + Send + 'static) -> Result<T, String>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
@@ -470,7 +480,7 @@ where
     let out = output.clone();
     let job = Arc::new(Job {
         future: Mutex::new(Some(Box::pin(async move {
-            let v = fut.await;
+            let v = make().await;
             *relock(&out) = Some(v);
         }))),
         woken: AtomicBool::new(true),

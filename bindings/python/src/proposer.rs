@@ -23,18 +23,19 @@ type Driver = Proposer<Client, LocalSleeper>;
 
 /// Run a driver future to its end with the GIL released: on this thread when no client is
 /// written in Python, else on a worker (see `exec`).
-fn run<T, F>(py: Python<'_>, clients: &[Client], fut: F) -> PyResult<T>
+/// `make` builds the future where it runs (it is large: moving it costs more than a call).
+fn run<T, F>(py: Python<'_>, clients: &[Client], make: impl FnOnce() -> F + Send + 'static) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = synodos::Result<T>> + Send + 'static,
 {
     if clients.iter().any(Client::needs_worker) {
-        match py.detach(move || run_on_worker(fut)) {
+        match py.detach(move || run_on_worker(make)) {
             Ok(r) => check(py, r),
             Err(message) => Err(SynodosError::new_err(message)),
         }
     } else {
-        check(py, py.detach(move || block_on(fut)))
+        check(py, py.detach(move || block_on(make)))
     }
 }
 
@@ -131,7 +132,7 @@ impl PyProposer {
         let value = value.to_vec();
         let p = self.0.clone();
         guard(|| {
-            let chosen = run(py, self.0.clients(), async move { p.propose_at(slot, value).await })?;
+            let chosen = run(py, self.0.clients(), move || async move { p.propose_at(slot, value).await })?;
             Ok(PyBytes::new(py, &chosen))
         })
     }
@@ -197,7 +198,7 @@ impl PyReplicatedLog {
     fn append(&self, py: Python<'_>, value: &[u8]) -> PyResult<PyEntry> {
         let value = value.to_vec();
         let log = self.0.clone();
-        guard(|| run(py, self.clients(), async move { log.append(value).await }).map(PyEntry))
+        guard(|| run(py, self.clients(), move || async move { log.append(value).await }).map(PyEntry))
     }
 
     /// The chosen entries from slot `start` on, in order, at most `max`, stopping at the
@@ -206,7 +207,7 @@ impl PyReplicatedLog {
     fn read<'py>(&self, py: Python<'py>, start: u64, max: usize) -> PyResult<Bound<'py, PyList>> {
         let log = self.0.clone();
         guard(|| {
-            let got = run(py, self.clients(), async move { log.read(start, max).await })?;
+            let got = run(py, self.clients(), move || async move { log.read(start, max).await })?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -217,7 +218,7 @@ impl PyReplicatedLog {
         let log = self.0.clone();
         guard(|| {
             let timeout = check(py, secs("timeout", timeout))?;
-            let got = run(py, self.clients(), async move { log.wait(start, max, timeout).await })?;
+            let got = run(py, self.clients(), move || async move { log.wait(start, max, timeout).await })?;
             PyList::new(py, got.into_iter().map(PyEntry))
         })
     }
@@ -263,7 +264,7 @@ impl LogReader {
                 let from = self.next;
                 let follow = self.follow;
                 let clients = self.log.proposer().clients();
-                let got = run(py, clients, async move {
+                let got = run(py, clients, move || async move {
                     if follow {
                         log.wait(from, 1000, Duration::from_millis(200)).await
                     } else {
