@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::pin::pin;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,9 +90,17 @@ struct SharedState<P: Log, A: Log> {
 fn thread_tag() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     std::thread_local! {
-        static TAG: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Const-initialized (0: not assigned yet), so reading it needs no lazy-init check.
+        static TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     }
-    TAG.with(|t| *t)
+    TAG.with(|t| match t.get() {
+        0 => {
+            let tag = NEXT.fetch_add(1, Ordering::Relaxed);
+            t.set(tag);
+            tag
+        }
+        tag => tag,
+    })
 }
 
 impl<P: Log, A: Log> Clone for LocalAcceptor<P, A> {
@@ -159,12 +166,13 @@ impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
 const INLINE_CALLS: usize = 5;
 
 /// Run every call at once and hand each result, with the call's index, to `on_result` as
-/// it completes, until `on_result` breaks; returns the break value, or `None` once all
-/// completed without one.
+/// it completes, until `on_result` breaks; the future's output is the break value, or
+/// `None` once all completed without one.
 ///
-/// Each call is cut off after `timeout` (it then yields [`Error::Timeout`]). Its timer is
-/// created only when a poll of the call returns `Pending`, so a call that is ready at once
-/// (an in-process acceptor) never creates one.
+/// Each call is cut off after `timeout` (it then yields [`Error::Timeout`]). Every call is
+/// started in the first poll, so one timer, made by `make_timer` only when a call is still
+/// pending after a poll, bounds them all: a fan-out whose calls are ready at once (in-process
+/// acceptors) never creates a timer.
 ///
 /// Every call is polled at least once, even when the outcome is decided before its turn:
 /// each acceptor is asked (its request sent) although the caller returns at a majority.
@@ -172,87 +180,106 @@ const INLINE_CALLS: usize = 5;
 ///
 /// Cheaper than `FuturesUnordered` for a handful of futures: no allocation per future, and
 /// none at all for up to [`INLINE_CALLS`] of them; each wake-up polls the ones still running.
-async fn fan_out<Fut, T, S, R>(
+fn fan_out<Fut, T, Tm, R>(
     mut calls: impl ExactSizeIterator<Item = Fut>,
-    sleeper: &S,
+    make_timer: impl FnMut() -> Tm,
     timeout: Duration,
     on_result: impl FnMut(usize, Result<T>) -> ControlFlow<R>,
-) -> Option<R>
-where
-    Fut: Future<Output = Result<T>>,
-    S: Sleeper + ?Sized,
-{
-    let timer = || sleeper.sleep(timeout);
-    if calls.len() <= INLINE_CALLS {
-        let futures: [Option<Fut>; INLINE_CALLS] = std::array::from_fn(|_| calls.next());
-        let timers: [Option<_>; INLINE_CALLS] = std::array::from_fn(|_| None);
-        run_calls(pin!(futures), pin!(timers), timer, timeout, on_result).await
-    } else {
-        let mut futures = Box::into_pin(calls.map(Some).collect::<Box<[_]>>());
-        let mut timers = Box::into_pin(futures.iter().map(|_| None).collect::<Box<[_]>>());
-        run_calls(futures.as_mut(), timers.as_mut(), timer, timeout, on_result).await
-    }
-}
-
-/// [`fan_out`] over pinned slots: `futures[i]` is call `i` (`None` once it finished, or
-/// when there is no call `i`) and `timers[i]` its timer, once it has one.
-async fn run_calls<Fut, T, Tm, R>(
-    mut futures: Pin<&mut [Option<Fut>]>,
-    mut timers: Pin<&mut [Option<Tm>]>,
-    timer: impl Fn() -> Tm,
-    timeout: Duration,
-    mut on_result: impl FnMut(usize, Result<T>) -> ControlFlow<R>,
-) -> Option<R>
+) -> impl Future<Output = Option<R>>
 where
     Fut: Future<Output = Result<T>>,
     Tm: Future<Output = ()>,
 {
-    let mut first_pass = true;
-    std::future::poll_fn(move |cx| {
+    let calls = if calls.len() <= INLINE_CALLS {
+        Calls::Inline(std::array::from_fn(|_| calls.next()))
+    } else {
+        Calls::Heap(calls.map(Some).collect())
+    };
+    FanOut { calls, timer: None, make_timer, timeout, on_result, first_pass: true }
+}
+
+/// The calls of a [`FanOut`]; a call's slot is `None` once it finished (or if there is no
+/// such call).
+enum Calls<Fut> {
+    Inline([Option<Fut>; INLINE_CALLS]),
+    Heap(Box<[Option<Fut>]>),
+}
+
+/// The future of [`fan_out`].
+struct FanOut<Fut, Tm, MakeTimer, OnResult> {
+    /// Pinned with the `FanOut` (structural pinning): never moved out, only dropped in place.
+    calls: Calls<Fut>,
+    /// Pinned with the `FanOut` too.
+    timer: Option<Tm>,
+    make_timer: MakeTimer,
+    timeout: Duration,
+    on_result: OnResult,
+    first_pass: bool,
+}
+
+impl<Fut, T, Tm, R, MakeTimer, OnResult> Future for FanOut<Fut, Tm, MakeTimer, OnResult>
+where
+    Fut: Future<Output = Result<T>>,
+    Tm: Future<Output = ()>,
+    MakeTimer: FnMut() -> Tm,
+    OnResult: FnMut(usize, Result<T>) -> ControlFlow<R>,
+{
+    type Output = Option<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<R>> {
+        // SAFETY: `calls` and `timer` are structurally pinned: nothing moves a call or the
+        // timer out of them (they are only polled through `Pin::new_unchecked` on their
+        // place, and ended by overwriting with `None`, which drops them in place), and
+        // `FanOut` implements neither `Unpin` by hand nor `Drop`. The other fields are not
+        // pinned and are used by `&mut` only.
+        let this = unsafe { self.get_unchecked_mut() };
+        let slots: &mut [Option<Fut>] = match &mut this.calls {
+            Calls::Inline(slots) => slots,
+            Calls::Heap(slots) => slots,
+        };
         let mut running = false;
         let mut decided = None;
-        for i in 0..futures.len().min(timers.len()) {
-            if decided.is_some() && !first_pass {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if decided.is_some() && !this.first_pass {
                 break;
             }
-            // SAFETY: both slices are pinned, and neither they nor their elements are ever
-            // moved: we only project a pinned reference to one element at a time.
-            let mut call = unsafe { futures.as_mut().map_unchecked_mut(|s| &mut s[i]) };
-            let Some(fut) = call.as_mut().as_pin_mut() else { continue };
-            let result = match fut.poll(cx) {
-                Poll::Ready(result) => result,
-                Poll::Pending => {
-                    // SAFETY: as above.
-                    let mut timer_slot = unsafe { timers.as_mut().map_unchecked_mut(|s| &mut s[i]) };
-                    if timer_slot.is_none() {
-                        timer_slot.set(Some(timer()));
-                    }
-                    match timer_slot.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
-                        Some(Poll::Ready(())) => Err(Error::Timeout(timeout)),
-                        _ => {
-                            running = true;
-                            continue;
-                        }
-                    }
-                }
+            let Some(call) = slot.as_mut() else { continue };
+            // SAFETY: see above; the call stays in its slot until it is dropped there.
+            let Poll::Ready(result) = unsafe { Pin::new_unchecked(call) }.poll(cx) else {
+                running = true;
+                continue;
             };
-            call.set(None);
-            // SAFETY: as above.
-            unsafe { timers.as_mut().map_unchecked_mut(|s| &mut s[i]) }.set(None);
+            *slot = None;
             if decided.is_none() {
-                if let ControlFlow::Break(r) = on_result(i, result) {
+                if let ControlFlow::Break(r) = (this.on_result)(i, result) {
                     decided = Some(r);
                 }
             }
         }
-        first_pass = false;
-        match decided {
-            Some(r) => Poll::Ready(Some(r)),
-            None if running => Poll::Pending,
-            None => Poll::Ready(None),
+        this.first_pass = false;
+        if let Some(r) = decided {
+            return Poll::Ready(Some(r));
         }
-    })
-    .await
+        if !running {
+            return Poll::Ready(None);
+        }
+        let timer = this.timer.get_or_insert_with(&mut this.make_timer);
+        // SAFETY: see above; the timer stays in `this.timer` until the `FanOut` is dropped.
+        if unsafe { Pin::new_unchecked(timer) }.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // The deadline passed: every call still running failed.
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if slot.is_none() {
+                continue;
+            }
+            *slot = None;
+            if let ControlFlow::Break(r) = (this.on_result)(i, Err(Error::Timeout(this.timeout))) {
+                return Poll::Ready(Some(r));
+            }
+        }
+        Poll::Ready(None)
+    }
 }
 
 /// A timer, supplied by the caller so the driver runs on any executor (or none).
@@ -413,13 +440,14 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 
     /// Propose `value` for the single decree (slot 0). Returns the value actually chosen,
     /// which is another proposer's if that one was chosen first.
-    pub async fn propose(&self, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
-        self.propose_at(0, value).await
+    pub fn propose(&self, value: impl Into<Vec<u8>>) -> impl Future<Output = Result<Vec<u8>>> + '_ {
+        self.propose_at(0, value)
     }
 
     /// [`propose`](Self::propose) for one slot of a log.
-    pub async fn propose_at(&self, slot: Slot, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
-        self.decide(slot, value.into(), None).await.map(|decision| decision.value)
+    pub fn propose_at(&self, slot: Slot, value: impl Into<Vec<u8>>) -> impl Future<Output = Result<Vec<u8>>> + '_ {
+        // Not an `async fn`: the future is `decide`'s own, not one more layer around it.
+        futures::FutureExt::map(self.decide(slot, value.into(), None), |r| r.map(|decision| decision.value))
     }
 
     /// Choose a value for `slot`. With `lease = Some(ballot)` the first attempt skips phase 1
@@ -428,8 +456,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Ballot>) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
-        // Each attempt owns the value while it runs and hands it back when it fails
-        // (`Attempt::into_value`), so no attempt copies it.
+        // Each attempt owns the value while it runs, lends it to its phase 2 proposal, and
+        // hands it back when it fails, so the value is never copied.
         let mut value = value;
         for attempt in 1..=self.config.max_attempts {
             if attempt > 1 {
@@ -437,18 +465,21 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             }
             failures.clear();
             if let (1, Some(ballot)) = (attempt, lease) {
-                let (mut round, proposal) = Attempt::leased(n, slot, ballot, std::mem::take(&mut value))?;
+                let (mut round, proposal) = Attempt::leased_lent(n, slot, ballot, std::mem::take(&mut value))?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
-                    Progress::Chosen(value) => return Ok(Decision { value, lease: Some((ballot, slot + 1)) }),
+                    Progress::Chosen(_) => {
+                        return Ok(Decision { value: proposal.value, lease: Some((ballot, slot + 1)) });
+                    }
                     Progress::Failed { promised } => self.ids.observe(promised),
                     Progress::Accept(_) | Progress::Waiting => {}
                 }
-                value = round.into_value();
+                value = round.into_value_lent(Some(proposal.value));
                 continue;
             }
             let ballot = self.ids.next()?;
             let (mut round, request) =
                 Attempt::new(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value))?;
+            round.lend_value();
             let progress = self
                 .phase(
                     &mut failures,
@@ -459,19 +490,23 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     },
                 )
                 .await;
-            match progress {
+            let proposed = match progress {
                 Progress::Accept(proposal) => {
                     let next_lease = round.lease_from().map(|from| (ballot, from));
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
-                        Progress::Chosen(value) => return Ok(Decision { value, lease: next_lease }),
+                        Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
                         Progress::Failed { promised } => self.ids.observe(promised),
                         Progress::Accept(_) | Progress::Waiting => {}
                     }
+                    Some(proposal.value)
                 }
-                Progress::Failed { promised } => self.ids.observe(promised),
-                Progress::Chosen(_) | Progress::Waiting => {}
-            }
-            value = round.into_value();
+                Progress::Failed { promised } => {
+                    self.ids.observe(promised);
+                    None
+                }
+                Progress::Chosen(_) | Progress::Waiting => None,
+            };
+            value = round.into_value_lent(proposed);
         }
         Err(Error::NoQuorum {
             needed: majority(n),
@@ -481,12 +516,12 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         })
     }
 
-    async fn accept_phase(
-        &self,
-        round: &mut Attempt,
-        proposal: &Proposal,
-        failures: &mut Vec<AcceptorFailure>,
-    ) -> Progress {
+    fn accept_phase<'a>(
+        &'a self,
+        round: &'a mut Attempt,
+        proposal: &'a Proposal,
+        failures: &'a mut Vec<AcceptorFailure>,
+    ) -> impl Future<Output = Progress> + 'a {
         self.phase(
             failures,
             |c| c.accept(proposal),
@@ -495,7 +530,6 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 None => round.on_failure(i),
             },
         )
-        .await
     }
 
     /// Blocking [`propose`](Self::propose), on the calling thread. Needs a sleeper that does
@@ -517,7 +551,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         T: Answer,
     {
         let calls = self.clients.iter().map(call);
-        let decided = fan_out(calls, &self.sleeper, self.config.call_timeout, |i, result| {
+        let timeout = self.config.call_timeout;
+        let decided = fan_out(calls, || self.sleeper.sleep(timeout), timeout, |i, result| {
             let progress = match result {
                 Ok(reply) => {
                     let rejected = reply.promised();
@@ -695,7 +730,8 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let mut failures = Vec::new();
         let calls = clients.iter().map(|c| c.observe(&request));
         let config = &self.proposer.config;
-        fan_out(calls, &self.proposer.sleeper, config.call_timeout, |i, result| {
+        let sleeper = &self.proposer.sleeper;
+        fan_out(calls, || sleeper.sleep(config.call_timeout), config.call_timeout, |i, result| {
             match result {
                 Ok(proposals) => {
                     for p in proposals.iter().filter(|p| p.slot >= from) {

@@ -73,6 +73,8 @@ pub struct Attempt {
     frontier: Slot,
     /// Whether phase 1 succeeded (so `lease_from` may be asked).
     prepared: bool,
+    /// Driver only: the phase 2 proposal takes `value` itself rather than a copy.
+    lent: bool,
     mutation: Option<Mutation>,
 }
 
@@ -122,6 +124,7 @@ impl Attempt {
             highest_promised: 0,
             frontier: 0,
             prepared: false,
+            lent: false,
             mutation,
         };
         Ok((attempt_state, Request { id: ballot, attempt, slot }))
@@ -166,6 +169,34 @@ impl Attempt {
     /// kept a copy. Empty if this attempt chose that value (it left in [`Progress::Chosen`]).
     pub fn into_value(self) -> Vec<u8> {
         self.own.unwrap_or(self.value)
+    }
+
+    /// Driver only (saves a copy of the value per decision): the phase 2 proposal will take
+    /// the value itself instead of a copy. The caller keeps that proposal, and must then
+    /// read the chosen value from it (`Progress::Chosen` carries an empty one) and get its
+    /// own value back from [`into_value_lent`](Self::into_value_lent).
+    pub(crate) fn lend_value(&mut self) {
+        self.lent = true;
+    }
+
+    /// [`into_value`](Self::into_value) after [`lend_value`](Self::lend_value), given the
+    /// value the proposal took (if phase 1 ended in one).
+    pub(crate) fn into_value_lent(self, proposed: Option<Vec<u8>>) -> Vec<u8> {
+        match (self.own, proposed) {
+            (Some(own), _) => own,
+            (None, Some(proposed)) => proposed,
+            (None, None) => self.value,
+        }
+    }
+
+    /// [`leased`](Self::leased), lending the value to the proposal (see
+    /// [`lend_value`](Self::lend_value)).
+    pub(crate) fn leased_lent(acceptors: usize, slot: Slot, ballot: Ballot, value: Vec<u8>) -> Result<(Self, Proposal)> {
+        let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, None)?;
+        attempt.phase = Phase::Accepting;
+        attempt.lent = true;
+        let proposal = Proposal::new(ballot, slot, std::mem::take(&mut attempt.value));
+        Ok((attempt, proposal))
     }
 
     /// The ballot of this attempt.
@@ -235,7 +266,8 @@ impl Attempt {
         self.answered = 0;
         self.granted = 0;
         self.refused = 0;
-        Progress::Accept(Proposal::new(self.ballot, self.slot, self.value.clone()))
+        let value = if self.lent { std::mem::take(&mut self.value) } else { self.value.clone() };
+        Progress::Accept(Proposal::new(self.ballot, self.slot, value))
     }
 
     /// Feed a phase 2 answer from acceptor `from`.
@@ -296,6 +328,40 @@ mod tests {
         assert_eq!(a.on_accepted(0, &Proposal { promised: 200, ..Proposal::new(100, 0, vec![]) }), Progress::Waiting);
         assert_eq!(a.on_failure(1), Progress::Failed { promised: 200 });
         assert_eq!(a.into_value(), b"mine");
+    }
+
+    #[test]
+    fn a_lent_value_goes_to_the_proposal_and_the_own_value_comes_back() {
+        let ack = |promised| Proposal { promised, ..Proposal::new(100, 0, vec![]) };
+        // Not adopted: the proposal carries the own value, which comes back from it.
+        let (mut a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.lend_value();
+        a.on_promise(0, &granted(100, None));
+        let Progress::Accept(p) = a.on_promise(1, &granted(100, None)) else { panic!() };
+        assert_eq!(p.value, b"mine");
+        assert_eq!(a.on_accepted(0, &ack(0)), Progress::Waiting);
+        assert_eq!(a.on_accepted(1, &ack(0)), Progress::Chosen(vec![]), "the proposal holds the chosen value");
+        // Adopted, then failed: the own value comes back, not the adopted one.
+        let (mut a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.lend_value();
+        a.on_promise(0, &granted(100, Some(Proposal::new(10, 0, b"old".to_vec()))));
+        let Progress::Accept(p) = a.on_promise(1, &granted(100, None)) else { panic!() };
+        assert_eq!(p.value, b"old");
+        a.on_accepted(0, &ack(200));
+        assert_eq!(a.on_failure(1), Progress::Failed { promised: 200 });
+        assert_eq!(a.into_value_lent(Some(p.value)), b"mine");
+        // Phase 1 failed: the value never left.
+        let (mut a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.lend_value();
+        a.on_failure(0);
+        assert_eq!(a.on_failure(1), Progress::Failed { promised: 0 });
+        assert_eq!(a.into_value_lent(None), b"mine");
+        // Leased: the proposal takes the value.
+        let (mut a, p) = Attempt::leased_lent(3, 0, 100, b"mine".to_vec()).unwrap();
+        assert_eq!(p.value, b"mine");
+        a.on_accepted(0, &ack(200));
+        a.on_accepted(1, &ack(200));
+        assert_eq!(a.into_value_lent(Some(p.value)), b"mine");
     }
 
     #[test]
