@@ -36,10 +36,12 @@ const ACCEPT_HEADER: usize = 16;
 
 /// Encode `p` into `out` (emptied first: a recycled buffer whose capacity is reused).
 fn encode_accept(p: &Proposal, mut out: Vec<u8>) -> Vec<u8> {
+    let mut header = [0u8; ACCEPT_HEADER];
+    header[..8].copy_from_slice(&p.slot.to_le_bytes());
+    header[8..].copy_from_slice(&p.id.to_le_bytes());
     out.clear();
     out.reserve_exact(ACCEPT_HEADER + p.value.len());
-    out.extend_from_slice(&p.slot.to_le_bytes());
-    out.extend_from_slice(&p.id.to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(&p.value);
     out
 }
@@ -454,32 +456,39 @@ impl<P: Log, A: Log> Acceptor<P, A> {
     }
 
     fn poison_on_error<T>(&mut self, r: Result<T>) -> Result<T> {
-        // Only log calls reach here: after any log failure we cannot know what is durable.
-        if let Err(e) = &r {
-            self.failed = Some(e.to_string());
-        }
-        r
+        r.map_err(|e| self.poison(e))
+    }
+
+    /// Close the acceptor after a failed log call: we cannot know what is durable now.
+    #[cold]
+    fn poison(&mut self, e: Error) -> Error {
+        self.failed = Some(e.to_string());
+        e
     }
 
     /// Phase 1b: answer a prepare, after recording the promise durably.
     pub fn prepare(&mut self, req: &Request) -> Result<Promise> {
         self.check_open()?;
         let pending = self.core.prepare(req)?;
-        let r = pending.persist(&mut self.promise_log, &mut self.accept_log);
-        self.poison_on_error(r)
+        match pending.persist(&mut self.promise_log, &mut self.accept_log) {
+            Ok(reply) => Ok(reply),
+            Err(e) => Err(self.poison(e)),
+        }
     }
 
     /// Phase 2b: answer an accept, after recording it durably; observers then see it.
     pub fn accept(&mut self, proposal: &Proposal) -> Result<Proposal> {
         self.check_open()?;
         let pending = self.core.accept(proposal)?;
-        let r = pending.persist_keeping_buffer(&mut self.promise_log, &mut self.accept_log);
-        let (reply, record) = self.poison_on_error(r)?;
-        if let Some(record) = record {
-            self.core.recycle(record);
-            self.notify(proposal);
+        match pending.persist_keeping_buffer(&mut self.promise_log, &mut self.accept_log) {
+            Ok((reply, None)) => Ok(reply),
+            Ok((reply, Some(record))) => {
+                self.core.recycle(record);
+                self.notify(proposal);
+                Ok(reply)
+            }
+            Err(e) => Err(self.poison(e)),
         }
-        Ok(reply)
     }
 
     fn notify(&mut self, proposal: &Proposal) {
