@@ -715,7 +715,8 @@ mod tests {
     fn values_survive_replacement_compaction_trim_and_recovery() {
         let (p, acc) = (MemoryLog::new(), MemoryLog::new());
         let mut a = Acceptor::new(p.clone(), acc.clone()).unwrap();
-        let value = |ballot: u64, slot: u64| vec![(ballot * 31 + slot) as u8; (slot as usize * 37 + ballot as usize) % 700];
+        let value =
+            |ballot: u64, slot: u64| vec![(ballot * 31 + slot) as u8; (slot as usize * 37 + ballot as usize) % 700];
         for ballot in 1..=20u64 {
             let first = if ballot > 10 { 5 } else { 0 };
             for slot in (first..50u64).rev().chain(200..210) {
@@ -729,7 +730,9 @@ mod tests {
             for slot in (5..50u64).chain(200..210) {
                 assert_eq!(a.core().accepted(slot), Some(Proposal::new(20, slot, value(20, slot))), "slot {slot}");
             }
-            assert!(a.core().values.len() - a.core().garbage <= (5..50).chain(200..210).map(|s| value(20, s).len()).sum());
+            assert!(
+                a.core().values.len() - a.core().garbage <= (5..50).chain(200..210).map(|s| value(20, s).len()).sum()
+            );
         };
         check(&a);
         assert!(a.core().values.len() < 2 * 55 * 700 + VALUES_SLACK, "compacted: {} bytes", a.core().values.len());

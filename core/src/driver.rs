@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-
 use crate::acceptor::Acceptor;
 use crate::error::{AcceptorFailure, Error, Failures, Result};
 use crate::id::IdGenerator;
@@ -477,8 +476,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 continue;
             }
             let ballot = self.ids.next()?;
-            let (mut round, request) =
-                Attempt::new(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value))?;
+            let (mut round, request) = Attempt::new(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value))?;
             round.lend_value();
             let progress = self
                 .phase(
@@ -552,25 +550,31 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
-        let decided = fan_out(calls, || self.sleeper.sleep(timeout), timeout, |i, result| {
-            let progress = match result {
-                Ok(reply) => {
-                    let rejected = reply.promised();
-                    if rejected != 0 {
-                        failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
+        let decided = fan_out(
+            calls,
+            || self.sleeper.sleep(timeout),
+            timeout,
+            |i, result| {
+                let progress = match result {
+                    Ok(reply) => {
+                        let rejected = reply.promised();
+                        if rejected != 0 {
+                            failures
+                                .push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
+                        }
+                        on_reply(i, Some(reply))
                     }
-                    on_reply(i, Some(reply))
+                    Err(error) => {
+                        failures.push(AcceptorFailure { acceptor: i, error });
+                        on_reply(i, None)
+                    }
+                };
+                match progress {
+                    Progress::Waiting => ControlFlow::Continue(()),
+                    decided => ControlFlow::Break(decided),
                 }
-                Err(error) => {
-                    failures.push(AcceptorFailure { acceptor: i, error });
-                    on_reply(i, None)
-                }
-            };
-            match progress {
-                Progress::Waiting => ControlFlow::Continue(()),
-                decided => ControlFlow::Break(decided),
-            }
-        })
+            },
+        )
         .await;
         decided.unwrap_or(Progress::Waiting)
     }
@@ -731,22 +735,27 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let calls = clients.iter().map(|c| c.observe(&request));
         let config = &self.proposer.config;
         let sleeper = &self.proposer.sleeper;
-        fan_out(calls, || sleeper.sleep(config.call_timeout), config.call_timeout, |i, result| {
-            match result {
-                Ok(proposals) => {
-                    for p in proposals.iter().filter(|p| p.slot >= from) {
-                        if let Some(entry) = learner.on_accepted(i, p) {
-                            chosen.insert(entry.slot, entry.value);
-                        }
-                        if reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
-                            reported.insert(p.slot, (p.id, p.value.clone()));
+        fan_out(
+            calls,
+            || sleeper.sleep(config.call_timeout),
+            config.call_timeout,
+            |i, result| {
+                match result {
+                    Ok(proposals) => {
+                        for p in proposals.iter().filter(|p| p.slot >= from) {
+                            if let Some(entry) = learner.on_accepted(i, p) {
+                                chosen.insert(entry.slot, entry.value);
+                            }
+                            if reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
+                                reported.insert(p.slot, (p.id, p.value.clone()));
+                            }
                         }
                     }
+                    Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
                 }
-                Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
-            }
-            ControlFlow::<()>::Continue(())
-        })
+                ControlFlow::<()>::Continue(())
+            },
+        )
         .await;
         if n - failures.len() < majority(n) {
             return Err(Error::NoQuorum {

@@ -191,7 +191,12 @@ impl Attempt {
 
     /// [`leased`](Self::leased), lending the value to the proposal (see
     /// [`lend_value`](Self::lend_value)).
-    pub(crate) fn leased_lent(acceptors: usize, slot: Slot, ballot: Ballot, value: Vec<u8>) -> Result<(Self, Proposal)> {
+    pub(crate) fn leased_lent(
+        acceptors: usize,
+        slot: Slot,
+        ballot: Ballot,
+        value: Vec<u8>,
+    ) -> Result<(Self, Proposal)> {
         let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, None)?;
         attempt.phase = Phase::Accepting;
         attempt.lent = true;

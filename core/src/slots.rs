@@ -48,7 +48,10 @@ impl<V> SlotMap<V> {
     /// Set `slot`'s value; returns the value it replaces, if any.
     pub(crate) fn insert(&mut self, slot: Slot, value: V) -> Option<V> {
         // The common case first: the slot right after the window, nothing sparse to move in.
-        if slot.wrapping_sub(self.base) == self.dense.len() as u64 && !self.dense.is_empty() && self.sparse.is_empty() {
+        if slot.checked_sub(self.base) == Some(self.dense.len() as u64)
+            && !self.dense.is_empty()
+            && self.sparse.is_empty()
+        {
             self.dense.push_back(Some(value));
             return None;
         }

@@ -109,13 +109,21 @@ fn a_hanging_acceptor_costs_at_most_the_timeout() {
 /// timeout: still a majority decides, and a hanging majority times out as `NoQuorum`.
 #[test]
 fn many_acceptors_with_hanging_ones_decide_or_time_out() {
-    let clients = |hanging: usize| -> Vec<Client> {
-        (0..11)
-            .map(|i| if i < hanging { Client::Hanging(Hanging::new()) } else { Client::Local(LocalAcceptor::in_memory()) })
-            .collect()
-    };
+    let clients =
+        |hanging: usize| -> Vec<Client> {
+            (0..11)
+                .map(|i| {
+                    if i < hanging {
+                        Client::Hanging(Hanging::new())
+                    } else {
+                        Client::Local(LocalAcceptor::in_memory())
+                    }
+                })
+                .collect()
+        };
     let config = ProposerConfig { call_timeout: Duration::from_millis(20), max_attempts: 2, ..quick() };
-    let p = Proposer::with_config(clients(5), Arc::new(CounterIdGenerator::new(1)), StdSleeper, config.clone()).unwrap();
+    let p =
+        Proposer::with_config(clients(5), Arc::new(CounterIdGenerator::new(1)), StdSleeper, config.clone()).unwrap();
     assert_eq!(block_on(p.propose(b"v".to_vec())).unwrap(), b"v");
     let p = Proposer::with_config(clients(6), Arc::new(CounterIdGenerator::new(1)), StdSleeper, config).unwrap();
     match block_on(p.propose(b"v".to_vec())) {
