@@ -207,6 +207,14 @@ mod tests {
     }
 
     #[test]
+    fn a_window_ending_at_the_last_slot_does_not_wrap_to_slot_zero() {
+        let mut map = SlotMap::default();
+        map.insert(u64::MAX, 1);
+        map.insert(0, 2);
+        assert_eq!(map.iter_from(0).collect::<Vec<_>>(), [(0, &2), (u64::MAX, &1)]);
+    }
+
+    #[test]
     fn in_order_slots_stay_in_the_window() {
         let mut map = SlotMap::default();
         for s in 5..1000u64 {
