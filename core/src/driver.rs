@@ -537,46 +537,41 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     }
 
     /// Send one phase to every acceptor at once; return as soon as the attempt decides.
-    async fn phase<'a, F, Fut, T>(
+    /// (Not an `async fn`: the future is the fan-out's own, not one more layer around it.)
+    fn phase<'a, F, Fut, T>(
         &'a self,
-        failures: &mut Vec<AcceptorFailure>,
+        failures: &'a mut Vec<AcceptorFailure>,
         call: F,
-        mut on_reply: impl FnMut(usize, Option<T>) -> Progress,
-    ) -> Progress
+        mut on_reply: impl FnMut(usize, Option<T>) -> Progress + 'a,
+    ) -> impl Future<Output = Progress> + 'a
     where
-        F: Fn(&'a C) -> Fut,
-        Fut: Future<Output = Result<T>>,
-        T: Answer,
+        F: Fn(&'a C) -> Fut + 'a,
+        Fut: Future<Output = Result<T>> + 'a,
+        T: Answer + 'a,
     {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
-        let decided = fan_out(
-            calls,
-            || self.sleeper.sleep(timeout),
-            timeout,
-            |i, result| {
-                let progress = match result {
-                    Ok(reply) => {
-                        let rejected = reply.promised();
-                        if rejected != 0 {
-                            failures
-                                .push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
-                        }
-                        on_reply(i, Some(reply))
+        let on_result = move |i, result| {
+            let progress = match result {
+                Ok(reply) => {
+                    let rejected = T::promised(&reply);
+                    if rejected != 0 {
+                        failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
                     }
-                    Err(error) => {
-                        failures.push(AcceptorFailure { acceptor: i, error });
-                        on_reply(i, None)
-                    }
-                };
-                match progress {
-                    Progress::Waiting => ControlFlow::Continue(()),
-                    decided => ControlFlow::Break(decided),
+                    on_reply(i, Some(reply))
                 }
-            },
-        )
-        .await;
-        decided.unwrap_or(Progress::Waiting)
+                Err(error) => {
+                    failures.push(AcceptorFailure { acceptor: i, error });
+                    on_reply(i, None)
+                }
+            };
+            match progress {
+                Progress::Waiting => ControlFlow::Continue(()),
+                decided => ControlFlow::Break(decided),
+            }
+        };
+        let decided = fan_out(calls, move || self.sleeper.sleep(timeout), timeout, on_result);
+        futures::FutureExt::map(decided, |decided| decided.unwrap_or(Progress::Waiting))
     }
 
     async fn backoff(&self, attempt: u32) {
