@@ -126,7 +126,9 @@ impl<P: Log, A: Log> LocalAcceptor<P, A> {
     /// [`Error::InvalidArgument`] rather than deadlocking.
     pub fn with<R>(&self, f: impl FnOnce(&mut Acceptor<P, A>) -> Result<R>) -> Result<R> {
         let me = thread_tag();
-        if self.0.owner.load(Ordering::SeqCst) == me {
+        // Relaxed suffices: only a thread's own tag matters to it, and a thread always reads
+        // its own latest write to `owner` (or a later one), never a stale copy of its tag.
+        if self.0.owner.load(Ordering::Relaxed) == me {
             return Err(Error::InvalidArgument(
                 "re-entrant call: this acceptor's log called back into the same acceptor".into(),
             ));
@@ -139,10 +141,10 @@ impl<P: Log, A: Log> LocalAcceptor<P, A> {
         struct Owned<'a>(&'a AtomicU64);
         impl Drop for Owned<'_> {
             fn drop(&mut self) {
-                self.0.store(0, Ordering::SeqCst);
+                self.0.store(0, Ordering::Relaxed);
             }
         }
-        self.0.owner.store(me, Ordering::SeqCst);
+        self.0.owner.store(me, Ordering::Relaxed);
         let _owned = Owned(&self.0.owner);
         f(&mut acceptor)
     }
