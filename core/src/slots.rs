@@ -104,7 +104,8 @@ impl<V> SlotMap<V> {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.sparse.is_empty() && self.dense.iter().all(Option::is_none)
+        // A window that is not empty ends with a value.
+        self.sparse.is_empty() && self.dense.is_empty()
     }
 
     /// The slots from `from` on, in slot order.
