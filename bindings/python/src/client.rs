@@ -316,7 +316,9 @@ impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
             Client::Local(a) => a.with(|a| a.prepare(request)),
-            Client::Py(obj) => call_py(obj, "prepare", PyRequest(request.clone()), to_promise).await,
+            // Boxed: the call's state is large, and in place it would make every fan-out
+            // (and so every driver future, with local clients too) that much larger to move.
+            Client::Py(obj) => Box::pin(call_py(obj, "prepare", PyRequest(request.clone()), to_promise)).await,
             Client::Inline(obj) => call_inline(obj, "prepare", PyRequest(request.clone()), to_promise),
         }
     }
@@ -324,7 +326,9 @@ impl AcceptorClient for Client {
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
             Client::Local(a) => a.with(|a| a.accept(proposal)),
-            Client::Py(obj) => call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal).await,
+            // Boxed: the call's state is large, and in place it would make every fan-out
+            // (and so every driver future, with local clients too) that much larger to move.
+            Client::Py(obj) => Box::pin(call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal)).await,
             Client::Inline(obj) => call_inline(obj, "accept", PyProposal(proposal.clone()), to_proposal),
         }
     }
@@ -332,7 +336,9 @@ impl AcceptorClient for Client {
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
             Client::Local(a) => a.with(|a| a.accepted_from(request)),
-            Client::Py(obj) => call_py(obj, "observe", PyRequest(request.clone()), to_proposals).await,
+            // Boxed: the call's state is large, and in place it would make every fan-out
+            // (and so every driver future, with local clients too) that much larger to move.
+            Client::Py(obj) => Box::pin(call_py(obj, "observe", PyRequest(request.clone()), to_proposals)).await,
             Client::Inline(obj) => call_inline(obj, "observe", PyRequest(request.clone()), to_proposals),
         }
     }
