@@ -5,8 +5,8 @@
 //! that has other clients to call).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use pyo3::exceptions::PyTypeError;
