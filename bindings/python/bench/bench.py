@@ -7,8 +7,8 @@
    them one after another while they answer quickly and gets help when one stalls;
 3. the same clients with ``inline_calls=True``: called on the proposing thread (for clients
    that never block; a hung one could not be cut off);
-4. the same workload in Rust, in process (``synodos._synodos._bench_rust``, the loop of
-   ``core/examples/decisions.rs``);
+4. the same workload in Rust, in process (``synodos._synodos._RustBench``: the loop of
+   ``core/examples/decisions.rs`` on acceptors kept between runs, as the runners above keep theirs);
 5. composable-paxos 1.0.0 (pure Python, PyPI), with a shim for Python 3 (below).
 
 Workload: one proposer, 3 acceptors, no contention; decision i is a fresh single-decree
@@ -87,8 +87,10 @@ def synodos_runner(clients: List[Any], inline_calls: bool = False) -> Callable[[
 
 
 def rust_runner() -> Callable[[int], None]:
+    bench = _synodos._RustBench(3)
+
     def run(n: int) -> None:
-        _synodos._bench_rust(n, 3)
+        bench.run(n)
 
     return run
 

@@ -37,7 +37,7 @@ fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<proposer::PyReplicatedLog>()?;
     m.add_class::<proposer::LogReader>()?;
     m.add_function(wrap_pyfunction!(logs::run_log_conformance, m)?)?;
-    m.add_function(wrap_pyfunction!(proposer::_bench_rust, m)?)?;
+    m.add_class::<proposer::RustBench>()?;
     m.add_function(wrap_pyfunction!(errors::_test_panic, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

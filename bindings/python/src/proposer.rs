@@ -130,9 +130,16 @@ impl PyProposer {
     /// `propose` for one slot of a log (each slot is an independent decree).
     fn propose_at<'py>(&self, py: Python<'py>, slot: u64, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
         let value = value.to_vec();
-        let p = self.0.clone();
         guard(|| {
-            let chosen = run(py, self.0.clients(), move || async move { p.propose_at(slot, value).await })?;
+            let chosen = if self.0.clients().iter().any(Client::needs_worker) {
+                let p = self.0.clone();
+                run(py, self.0.clients(), move || async move { p.propose_at(slot, value).await })?
+            } else {
+                // The hot path of local acceptors: the driver's future as it is, borrowing the
+                // proposer (no owning wrapper future to build and move).
+                let p = &*self.0;
+                check(py, py.detach(|| block_on(|| p.propose_at(slot, value))))?
+            };
             Ok(PyBytes::new(py, &chosen))
         })
     }
@@ -287,20 +294,39 @@ impl LogReader {
     }
 }
 
-/// The same single-decree workload as the Python benchmark, in Rust: `count` decisions on
-/// `acceptors` in-memory acceptors, one slot each. Returns the seconds taken.
-#[pyfunction]
-pub fn _bench_rust(py: Python<'_>, count: u64, acceptors: usize) -> PyResult<f64> {
-    guard(|| {
-        let secs = py.detach(move || -> synodos::Result<f64> {
+/// The same single-decree workload as the Python benchmark, in Rust: one proposer over
+/// in-memory acceptors, kept between runs like the Python runners' (so both pay for acceptors
+/// that have grown the same way); `run(count)` decides the next `count` slots and returns
+/// the seconds taken.
+#[pyclass(module = "synodos._synodos", name = "_RustBench", unsendable)]
+pub struct RustBench {
+    proposer: Proposer<LocalAcceptor, StdSleeper>,
+    next_slot: u64,
+}
+
+#[pymethods]
+impl RustBench {
+    #[new]
+    fn new(py: Python<'_>, acceptors: usize) -> PyResult<Self> {
+        guard(|| {
             let clients: Vec<_> = (0..acceptors).map(|_| LocalAcceptor::in_memory()).collect();
-            let p = Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?;
-            let start = Instant::now();
-            for slot in 0..count {
-                futures::executor::block_on(p.propose_at(slot, b"value-0123456789".to_vec()))?;
-            }
-            Ok(start.elapsed().as_secs_f64())
-        });
-        check(py, secs)
-    })
+            let proposer = check(py, Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper))?;
+            Ok(RustBench { proposer, next_slot: 0 })
+        })
+    }
+
+    fn run(&mut self, py: Python<'_>, count: u64) -> PyResult<f64> {
+        guard(|| {
+            let (p, first) = (&self.proposer, self.next_slot);
+            let secs = py.detach(|| -> synodos::Result<f64> {
+                let start = Instant::now();
+                for slot in first..first + count {
+                    futures::executor::block_on(p.propose_at(slot, b"value-0123456789".to_vec()))?;
+                }
+                Ok(start.elapsed().as_secs_f64())
+            });
+            self.next_slot = first + count;
+            check(py, secs)
+        })
+    }
 }
