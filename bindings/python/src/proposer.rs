@@ -123,24 +123,34 @@ impl PyProposer {
 
     /// Propose `value` for the single decree (slot 0); returns the value chosen, which is
     /// another proposer's if that one was chosen first.
-    fn propose<'py>(&self, py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    fn propose<'py>(&self, py: Python<'py>, value: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyBytes>> {
         self.propose_at(py, 0, value)
     }
 
     /// `propose` for one slot of a log (each slot is an independent decree).
-    fn propose_at<'py>(&self, py: Python<'py>, slot: u64, value: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-        let value = value.to_vec();
+    fn propose_at<'py>(
+        &self,
+        py: Python<'py>,
+        slot: u64,
+        value: &Bound<'py, PyBytes>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let proposed = value.as_bytes().to_vec();
         guard(|| {
             let chosen = if self.0.clients().iter().any(Client::needs_worker) {
                 let p = self.0.clone();
-                run(py, self.0.clients(), move || async move { p.propose_at(slot, value).await })?
+                run(py, self.0.clients(), move || async move { p.propose_at(slot, proposed).await })?
             } else {
                 // The hot path of local acceptors: the driver's future as it is, borrowing the
                 // proposer (no owning wrapper future to build and move).
                 let p = &*self.0;
-                check(py, py.detach(|| block_on(|| p.propose_at(slot, value))))?
+                check(py, py.detach(|| block_on(|| p.propose_at(slot, proposed))))?
             };
-            Ok(PyBytes::new(py, &chosen))
+            // Usually our own value was chosen: hand back the caller's object, not a copy.
+            if chosen == value.as_bytes() {
+                Ok(value.clone())
+            } else {
+                Ok(PyBytes::new(py, &chosen))
+            }
         })
     }
 
