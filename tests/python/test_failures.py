@@ -152,7 +152,7 @@ def test_inline_client_errors() -> None:
     with pytest.raises(NoQuorumError) as info:
         Proposer([Async(), Async(), Forwarding()], ids=1, max_attempts=1, inline_calls=True).propose(b"v")
     assert isinstance(info.value.__cause__, TypeError)
-    assert "inline_calls" in str(info.value.__cause__)
+    assert "synodos.aio" in str(info.value.__cause__)
     # A majority of good inline clients still decides, and the proposer keeps working.
     assert Proposer([Raising(boom), Forwarding(), Forwarding()], ids=2, inline_calls=True).propose(b"w") == b"w"
 
@@ -223,7 +223,8 @@ def test_an_async_client_in_the_sync_api_is_a_clear_error() -> None:
     assert "synodos.aio" in str(info.value.__cause__)
 
 
-def test_a_client_may_answer_with_a_concurrent_future() -> None:
+@pytest.mark.parametrize("inline_calls", [False, True])
+def test_a_client_may_answer_with_a_concurrent_future(inline_calls: bool) -> None:
     import concurrent.futures
 
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=4)
@@ -236,7 +237,20 @@ def test_a_client_may_answer_with_a_concurrent_future() -> None:
             return executor.submit(self.acceptor.accept, proposal)
 
     try:
-        assert Proposer([Deferred() for _ in range(3)], ids=1).propose(b"v") == b"v"
+        p = Proposer([Deferred() for _ in range(3)], ids=1, inline_calls=inline_calls)
+        assert p.propose(b"v") == b"v"
+        # A future that never completes is cut off by the call timeout, and cancelled.
+        never: "concurrent.futures.Future[synodos.Promise]" = concurrent.futures.Future()
+
+        class Stuck(Forwarding):
+            def prepare(self, request: Request) -> "concurrent.futures.Future[synodos.Promise]":  # type: ignore[override]
+                return never
+
+        clients: List[Any] = [Stuck(), Deferred(), Deferred()]
+        assert Proposer(clients, ids=2, call_timeout=0.2, inline_calls=inline_calls).propose_at(1, b"w") == b"w"
+        # The cancel is handed to a synodos worker: wait for it (bounded), then check.
+        concurrent.futures.wait([never], timeout=5.0)
+        assert never.cancelled()
     finally:
         executor.shutdown()
 

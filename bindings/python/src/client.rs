@@ -154,6 +154,76 @@ fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     FUTURE.import(py, "concurrent.futures", "Future")
 }
 
+/// An answer that is not the message itself: a `concurrent.futures.Future` of it (what
+/// `synodos.aio` hands back) is followed through its done-callback, which sends the converted
+/// result on `tx` (and the future is cancelled if the proposer stops waiting first); anything
+/// else is an error, `converted` being why it is not the message.
+fn deliver_later<R: Send + 'static>(
+    py: Python<'_>,
+    method: &'static str,
+    answer: &Bound<'_, PyAny>,
+    converted: PyErr,
+    tx: oneshot::Sender<Result<R>>,
+    pending: &SharedPending,
+    convert: fn(&Bound<'_, PyAny>) -> PyResult<R>,
+) {
+    match future_type(py).and_then(|t| answer.is_instance(t)) {
+        Ok(true) => {
+            let tx = Mutex::new(Some(tx));
+            let on_done = move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
+                let py = args.py();
+                let result = args
+                    .get_item(0)
+                    .and_then(|f| f.call_method0("result"))
+                    .and_then(|r| convert(&r))
+                    .map_err(|e| transport_error(py, method, e));
+                if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = tx.send(result);
+                }
+                Ok(())
+            };
+            {
+                let mut p = lock(pending);
+                if p.abandoned {
+                    drop(p);
+                    let _ = answer.call_method0("cancel");
+                    return;
+                }
+                p.future = Some(answer.clone().unbind());
+            }
+            // If registering fails, the callback (holding the sender) is gone and the
+            // caller sees the call end without an answer.
+            let _ = PyCFunction::new_closure(py, None, None, on_done)
+                .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
+        }
+        Ok(false) if answer.hasattr("__await__").unwrap_or(false) => {
+            let _ = answer.call_method0("close");
+            let e = PyTypeError::new_err(format!("{method}() returned a coroutine: use synodos.aio for async clients"));
+            let _ = tx.send(Err(transport_error(py, method, e)));
+        }
+        _ => {
+            let _ = tx.send(Err(transport_error(py, method, converted)));
+        }
+    }
+}
+
+/// Wait for the answer sent on `rx`; `cancel` (the future the client handed back, if any) is
+/// cancelled if this is dropped before the answer came.
+async fn answer_of<R>(method: &'static str, rx: oneshot::Receiver<Result<R>>, cancel: CancelOnDrop) -> Result<R> {
+    let result = match rx.await {
+        Ok(r) => r,
+        Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer"))),
+    };
+    // Answered: nothing to cancel.
+    let done = {
+        let mut p = lock(&cancel.0);
+        p.abandoned = true;
+        p.future.take()
+    };
+    drop(done);
+    result
+}
+
 /// Call `client.method(arg)` and convert the answer with `convert`: inline on the worker
 /// driving the decision, or on a worker of its own if the client is still busy with an
 /// earlier call.
@@ -199,51 +269,11 @@ where
         };
         // The common case first: an answer of the expected type (checking for a future or
         // a coroutine first would cost an attribute lookup that fails, i.e. an exception).
-        let converted = match convert(&answer) {
+        match convert(&answer) {
             Ok(r) => {
                 let _ = tx.send(Ok(r));
-                return;
             }
-            Err(e) => e,
-        };
-        match future_type(py).and_then(|t| answer.is_instance(t)) {
-            Ok(true) => {
-                let tx = Mutex::new(Some(tx));
-                let on_done = move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
-                    let py = args.py();
-                    let result = args
-                        .get_item(0)
-                        .and_then(|f| f.call_method0("result"))
-                        .and_then(|r| convert(&r))
-                        .map_err(|e| transport_error(py, method, e));
-                    if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                        let _ = tx.send(result);
-                    }
-                    Ok(())
-                };
-                {
-                    let mut p = lock(&pending);
-                    if p.abandoned {
-                        drop(p);
-                        let _ = answer.call_method0("cancel");
-                        return;
-                    }
-                    p.future = Some(answer.clone().unbind());
-                }
-                // If registering fails, the callback (holding the sender) is gone and the
-                // caller sees the call end without an answer.
-                let _ = PyCFunction::new_closure(py, None, None, on_done)
-                    .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
-            }
-            Ok(false) if answer.hasattr("__await__").unwrap_or(false) => {
-                let _ = answer.call_method0("close");
-                let e =
-                    PyTypeError::new_err(format!("{method}() returned a coroutine: use synodos.aio for async clients"));
-                let _ = tx.send(Err(transport_error(py, method, e)));
-            }
-            _ => {
-                let _ = tx.send(Err(transport_error(py, method, converted)));
-            }
+            Err(converted) => deliver_later(py, method, &answer, converted, tx, &pending, convert),
         }
     });
     if apart {
@@ -251,47 +281,37 @@ where
     } else {
         exec::spawn_call(task).map_err(Error::transport)?;
     }
-    let result = match rx.await {
-        Ok(r) => r,
-        Err(_) => Err(Error::transport(format!("client.{method}() stopped without an answer"))),
-    };
-    // Answered: nothing to cancel.
-    let done = {
-        let mut p = lock(&cancel.0);
-        p.abandoned = true;
-        p.future.take()
-    };
-    drop(done);
-    result
+    answer_of(method, rx, cancel).await
 }
 
-/// Call `client.method(arg)` right here, taking the GIL for the call. The answer must be the
-/// message itself: an inline client cannot hand back a future.
+/// What an inline call answered: the message, or a future of it to wait for.
+enum InlineAnswer<R> {
+    Now(R),
+    Later(oneshot::Receiver<Result<R>>, CancelOnDrop),
+}
+
+/// Call `client.method(arg)` right here, taking the GIL for the call (`inline_calls`). The
+/// answer is the message, or a `concurrent.futures.Future` of it.
 fn call_inline<A, R>(
     client: &PyClient,
     method: &'static str,
     arg: A,
     convert: fn(&Bound<'_, PyAny>) -> PyResult<R>,
-) -> Result<R>
+) -> Result<InlineAnswer<R>>
 where
     A: for<'py> IntoPyObject<'py>,
+    R: Send + 'static,
 {
     Python::attach(|py| {
         let answer = client.obj.bind(py).call_method1(method, (arg,)).map_err(|e| transport_error(py, method, e))?;
-        convert(&answer).map_err(|e| {
-            if answer.hasattr("__await__").unwrap_or(false) {
-                let _ = answer.call_method0("close");
+        Ok(match convert(&answer) {
+            Ok(r) => InlineAnswer::Now(r),
+            Err(converted) => {
+                let (tx, rx) = oneshot::channel();
+                let pending: SharedPending = Arc::default();
+                deliver_later(py, method, &answer, converted, tx, &pending, convert);
+                InlineAnswer::Later(rx, CancelOnDrop(pending))
             }
-            let e = if future_type(py).and_then(|t| answer.is_instance(t)).unwrap_or(false)
-                || answer.hasattr("__await__").unwrap_or(false)
-            {
-                PyTypeError::new_err(format!(
-                    "{method}() returned a future or coroutine: inline_calls needs clients that answer at once"
-                ))
-            } else {
-                e
-            };
-            transport_error(py, method, e)
         })
     })
 }
@@ -319,7 +339,11 @@ impl AcceptorClient for Client {
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "prepare", PyRequest(request.clone()), to_promise)).await,
-            Client::Inline(obj) => call_inline(obj, "prepare", PyRequest(request.clone()), to_promise),
+            Client::Inline(obj) => match call_inline(obj, "prepare", PyRequest(request.clone()), to_promise)? {
+                InlineAnswer::Now(r) => Ok(r),
+                // Boxed: kept in place, the wait would make every call's future larger.
+                InlineAnswer::Later(rx, cancel) => Box::pin(answer_of("prepare", rx, cancel)).await,
+            },
         }
     }
 
@@ -329,7 +353,11 @@ impl AcceptorClient for Client {
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal)).await,
-            Client::Inline(obj) => call_inline(obj, "accept", PyProposal(proposal.clone()), to_proposal),
+            Client::Inline(obj) => match call_inline(obj, "accept", PyProposal(proposal.clone()), to_proposal)? {
+                InlineAnswer::Now(r) => Ok(r),
+                // Boxed: kept in place, the wait would make every call's future larger.
+                InlineAnswer::Later(rx, cancel) => Box::pin(answer_of("accept", rx, cancel)).await,
+            },
         }
     }
 
@@ -339,7 +367,11 @@ impl AcceptorClient for Client {
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "observe", PyRequest(request.clone()), to_proposals)).await,
-            Client::Inline(obj) => call_inline(obj, "observe", PyRequest(request.clone()), to_proposals),
+            Client::Inline(obj) => match call_inline(obj, "observe", PyRequest(request.clone()), to_proposals)? {
+                InlineAnswer::Now(r) => Ok(r),
+                // Boxed: kept in place, the wait would make every call's future larger.
+                InlineAnswer::Later(rx, cancel) => Box::pin(answer_of("observe", rx, cancel)).await,
+            },
         }
     }
 }

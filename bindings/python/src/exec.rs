@@ -92,7 +92,7 @@ fn fire_timers(now: Instant) -> Option<Instant> {
     next
 }
 
-/// Run `fut` to completion on this thread.
+/// Run a future to completion on this thread (which must not hold the GIL).
 ///
 /// The future is made by `make` right where it stays pinned: driver futures are large, and
 /// passing one by value would copy it at every call boundary.
@@ -113,27 +113,32 @@ pub fn block_on<F: Future>(make: impl FnOnce() -> F) -> F::Output {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             break v;
         }
-        let spin_until = Instant::now() + spin();
-        loop {
-            if signal.woken.load(Ordering::Acquire) {
-                break;
-            }
-            let now = Instant::now();
-            let next = fire_timers(now);
-            if signal.woken.load(Ordering::Acquire) {
-                break;
-            }
-            if now < spin_until {
-                std::thread::yield_now();
-                continue;
-            }
-            let wait = next.map(|d| d.saturating_duration_since(now)).unwrap_or(RESCUE_TICK).min(RESCUE_TICK);
-            thread::park_timeout(wait);
-            pool::rescue();
-        }
+        wait_for_wake(&signal);
     };
     DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
     out
+}
+
+/// Wait until `signal` is woken, firing this thread's timers meanwhile.
+fn wait_for_wake(signal: &Signal) {
+    let spin_until = Instant::now() + spin();
+    loop {
+        if signal.woken.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        let next = fire_timers(now);
+        if signal.woken.load(Ordering::Acquire) {
+            return;
+        }
+        if now < spin_until {
+            std::thread::yield_now();
+            continue;
+        }
+        let wait = next.map(|d| d.saturating_duration_since(now)).unwrap_or(RESCUE_TICK).min(RESCUE_TICK);
+        thread::park_timeout(wait);
+        pool::rescue();
+    }
 }
 
 /// A [`synodos::Sleeper`] whose timers live with whatever runs the future: the job's

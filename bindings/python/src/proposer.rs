@@ -21,8 +21,8 @@ use crate::messages::PyEntry;
 
 type Driver = Proposer<Client, LocalSleeper>;
 
-/// Run a driver future to its end with the GIL released: on this thread when no client is
-/// written in Python, else on a worker (see `exec`).
+/// Run a driver future to its end with the GIL released: on this thread when no client needs
+/// a worker (local acceptors, inline calls), else on a worker (see `exec`).
 /// `make` builds the future where it runs (it is large: moving it costs more than a call).
 fn run<T, F>(py: Python<'_>, clients: &[Client], make: impl FnOnce() -> F + Send + 'static) -> PyResult<T>
 where

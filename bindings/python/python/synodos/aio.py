@@ -3,7 +3,8 @@
 How it works (and why): the Rust driver is the same as in the sync API. ``await
 proposer.propose(v)`` runs it on an executor thread (``loop.run_in_executor``), with the GIL
 released while Rust runs. Each call to one of your async clients is scheduled on *your* event
-loop with ``asyncio.run_coroutine_threadsafe``; the ``concurrent.futures.Future`` it returns
+loop with ``asyncio.run_coroutine_threadsafe`` (by that executor thread itself: scheduling
+never blocks); the ``concurrent.futures.Future`` it returns
 goes back to Rust, which takes the answer from its done-callback (no thread blocks on it)
 and cancels it when the proposer stops waiting: after ``call_timeout``, or once a majority
 has answered. So your clients run on the loop that called ``propose`` (they may use its
@@ -93,7 +94,9 @@ class _Bound:
     def get(self, kind: Any) -> Any:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._sync is None:
-            self._sync = kind(self.clients(loop), self._ids, **self._options)
+            # `_OnLoop` methods only schedule a coroutine and return its future: they never
+            # block, so the executor thread running the driver calls them itself.
+            self._sync = kind(self.clients(loop), self._ids, inline_calls=True, **self._options)
             self._loop = loop
         return self._sync
 
