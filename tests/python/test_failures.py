@@ -6,7 +6,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Iterator, List
+from typing import Any, Dict, Iterator, List, Set
 
 import pytest
 
@@ -175,6 +175,57 @@ def test_the_interpreter_exits_at_once_after_python_clients_ran(tmp_path: Any) -
     start = time.monotonic()
     subprocess.run([sys.executable, str(script)], check=True, timeout=15, capture_output=True)
     assert time.monotonic() - start < 10.0
+
+
+def test_exit_while_a_client_call_still_runs_does_not_crash(tmp_path: Any) -> None:
+    # On Python < 3.14 the interpreter ends a thread that wants the GIL during finalization
+    # with a forced unwind; through a synodos worker's frames that used to abort the process.
+    script = tmp_path / "busy.py"
+    script.write_text(
+        "import time, synodos\n"
+        "class Busy:\n"
+        "    def __init__(self): self.a = synodos.Acceptor()\n"
+        "    def prepare(self, r):\n"
+        "        while True:\n"
+        "            time.sleep(0.001)  # lets go of the GIL and takes it back, for ever\n"
+        "    def accept(self, p): return self.a.accept(p)\n"
+        "class C:\n"
+        "    def __init__(self): self.a = synodos.Acceptor()\n"
+        "    def prepare(self, r): return self.a.prepare(r)\n"
+        "    def accept(self, p): return self.a.accept(p)\n"
+        "p = synodos.Proposer([Busy(), C(), C()], ids=1, call_timeout=0.5)\n"
+        "assert p.propose(b'v') == b'v'\n"
+    )
+    for _ in range(3):
+        done = subprocess.run([sys.executable, str(script)], timeout=30, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+
+def test_a_hung_client_does_not_exhaust_the_workers(release: threading.Event) -> None:
+    # Every decision asks the hung client again; each call to it catches a worker thread
+    # until it returns, but only up to a bound, and the decisions go on without it.
+    acceptors = [Acceptor() for _ in range(4)]
+    clients: List[Any] = [Hanging(release)] + [Forwarding(a) for a in acceptors]
+    errors: List[BaseException] = []
+    chosen: Dict[int, Set[bytes]] = {}
+
+    def run(node: int) -> None:
+        p = Proposer(clients, ids=node, call_timeout=0.2, seed=node)
+        try:
+            for slot in range(60):
+                chosen.setdefault(slot, set()).add(p.propose_at(slot, b"n%d" % node))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i + 1,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert sorted(chosen) == list(range(60))
+    assert all(len(values) == 1 for values in chosen.values())  # every proposer learned the same
 
 
 def test_a_failing_log_is_a_storage_error_then_closed() -> None:

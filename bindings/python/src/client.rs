@@ -18,7 +18,7 @@ use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 use crate::acceptor::{PyAcceptor, SharedAcceptor};
 use crate::errors::transport_error;
 use crate::messages::{PyPromise, PyProposal, PyRequest};
-use crate::{exec, pool};
+use crate::{exec, pool, pycall};
 
 /// One acceptor, as a proposer reaches it.
 #[derive(Debug)]
@@ -39,8 +39,8 @@ impl Client {
     }
 }
 
-/// A Python-written client, with the number of its calls now running and how long its
-/// calls have been taking.
+/// A Python-written client, with the number of its calls in flight (queued or running) and
+/// how long its calls have been taking.
 #[derive(Debug)]
 pub struct PyClient {
     obj: Py<PyAny>,
@@ -59,7 +59,8 @@ impl PyClient {
         PyClient { obj, running: AtomicUsize::new(0), recent_nanos: AtomicU64::new(0) }
     }
 
-    /// Whether the next call should go to a worker of its own.
+    /// Whether the next call should go to a worker of its own: another call to this client
+    /// is in flight (maybe stuck), or its calls have been slow.
     fn call_apart(&self) -> bool {
         self.running.load(Ordering::SeqCst) > 0
             || self.recent_nanos.load(Ordering::Relaxed) > u64::try_from(INLINE_UP_TO.as_nanos()).unwrap_or(u64::MAX)
@@ -75,21 +76,26 @@ impl PyClient {
     }
 }
 
-/// Counts a call as running while alive.
-struct Running<'a>(&'a AtomicUsize);
+/// One call to a client, queued or running: counted in the client's `running` while alive
+/// (it lives in the call's task, so a task dropped unrun counts down too).
+struct InFlight(Arc<PyClient>);
 
-impl<'a> Running<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Running(counter)
+impl InFlight {
+    fn enter(client: &Arc<PyClient>) -> Self {
+        client.running.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(client))
     }
 }
 
-impl Drop for Running<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// At most this many calls to one client may be in flight; more fail at once. A hung client
+/// would otherwise catch one more worker thread with every call.
+const MAX_CALLS_PER_CLIENT: usize = 16;
 
 impl Client {
     /// A `synodos.Acceptor` becomes a local client; anything else must have `prepare` and
@@ -128,7 +134,7 @@ fn lock(p: &SharedPending) -> std::sync::MutexGuard<'_, Pending> {
 
 fn cancel_later(future: Py<PyAny>) {
     let _ = pool::submit(Box::new(move |py: Python<'_>| {
-        let _ = future.bind(py).call_method0("cancel");
+        let _ = pycall::call_method(future.bind(py), "cancel", ());
     }));
 }
 
@@ -174,7 +180,7 @@ fn deliver_later<R: Send + 'static>(
                 let py = args.py();
                 let result = args
                     .get_item(0)
-                    .and_then(|f| f.call_method0("result"))
+                    .and_then(|f| pycall::call_method(&f, "result", ()))
                     .and_then(|r| convert(&r))
                     .map_err(|e| transport_error(py, method, e));
                 if let Some(tx) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -186,7 +192,7 @@ fn deliver_later<R: Send + 'static>(
                 let mut p = lock(pending);
                 if p.abandoned {
                     drop(p);
-                    let _ = answer.call_method0("cancel");
+                    let _ = pycall::call_method(answer, "cancel", ());
                     return;
                 }
                 p.future = Some(answer.clone().unbind());
@@ -194,10 +200,10 @@ fn deliver_later<R: Send + 'static>(
             // If registering fails, the callback (holding the sender) is gone and the
             // caller sees the call end without an answer.
             let _ = PyCFunction::new_closure(py, None, None, on_done)
-                .and_then(|cb| answer.call_method1("add_done_callback", (cb,)));
+                .and_then(|cb| pycall::call_method(answer, "add_done_callback", (cb,)));
         }
         Ok(false) if answer.hasattr("__await__").unwrap_or(false) => {
-            let _ = answer.call_method0("close");
+            let _ = pycall::call_method(answer, "close", ());
             let e = PyTypeError::new_err(format!("{method}() returned a coroutine: use synodos.aio for async clients"));
             let _ = tx.send(Err(transport_error(py, method, e)));
         }
@@ -242,9 +248,15 @@ where
     A: for<'py> IntoPyObject<'py> + Send + 'static,
     R: Send + 'static,
 {
+    let in_flight = client.running.load(Ordering::SeqCst);
+    if in_flight >= MAX_CALLS_PER_CLIENT {
+        return Err(Error::transport(format!(
+            "client.{method}() not called: {in_flight} earlier calls to this client have not returned"
+        )));
+    }
     let (tx, rx) = oneshot::channel::<Result<R>>();
-    let client = Arc::clone(client);
     let apart = client.call_apart();
+    let flight = InFlight::enter(client);
     let pending: SharedPending = Arc::default();
     let cancel = CancelOnDrop(pending.clone());
     let task: pool::Task = Box::new(move |py: Python<'_>| {
@@ -253,13 +265,13 @@ where
             return;
         }
         let answer = {
-            let _running = Running::enter(&client.running);
+            let client = &flight.0;
             let started = Instant::now();
-            let answer = client.obj.bind(py).call_method1(method, (arg,));
+            let answer = pycall::call_method(client.obj.bind(py), method, (arg,));
             client.record(started.elapsed());
             answer
         };
-        drop(client);
+        drop(flight);
         let answer = match answer {
             Ok(a) => a,
             Err(e) => {
@@ -303,7 +315,8 @@ where
     R: Send + 'static,
 {
     Python::attach(|py| {
-        let answer = client.obj.bind(py).call_method1(method, (arg,)).map_err(|e| transport_error(py, method, e))?;
+        let answer =
+            pycall::call_method(client.obj.bind(py), method, (arg,)).map_err(|e| transport_error(py, method, e))?;
         Ok(match convert(&answer) {
             Ok(r) => InlineAnswer::Now(r),
             Err(converted) => {

@@ -45,6 +45,8 @@ const RESCUE_TICK: Duration = Duration::from_millis(1);
 /// A job whose every worker has been inside one client call for this long gets another
 /// worker.
 pub const RESCUE_AFTER: Duration = Duration::from_millis(1);
+/// A job no worker has taken for this long is driven by the thread waiting for it.
+const DRIVE_HERE_AFTER: Duration = Duration::from_millis(20);
 
 struct Signal {
     woken: AtomicBool,
@@ -531,6 +533,11 @@ where
         }
         // A driver still queued behind busy workers gets a worker of its own.
         pool::rescue();
+        // No worker has taken the job at all (every one is stuck in client calls and no
+        // more can be started): this thread drives it, rather than wait for ever.
+        if job.drivers.load(Ordering::SeqCst) == 0 && job.born.elapsed() >= DRIVE_HERE_AFTER {
+            drive(&job);
+        }
     }
     if let Some(message) = relock(&job.panicked).take() {
         return Err(format!("internal error (a Rust panic): {message}"));

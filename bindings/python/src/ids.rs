@@ -84,7 +84,7 @@ struct PyIds(Py<PyAny>);
 impl IdGenerator for PyIds {
     fn next(&self) -> Result<Ballot> {
         Python::attach(|py| {
-            self.0.bind(py).call_method0("next").and_then(|r| r.extract::<u64>()).map_err(|e| {
+            crate::pycall::call_method(self.0.bind(py), "next", ()).and_then(|r| r.extract::<u64>()).map_err(|e| {
                 let mut err = transport_error(py, "next", e);
                 if let Error::Transport { message, .. } = &mut err {
                     *message = message.replacen("client.", "ids.", 1);
@@ -96,7 +96,7 @@ impl IdGenerator for PyIds {
     fn observe(&self, seen: Ballot) {
         Python::attach(|py| {
             // `observe` is advisory: an exception here only loses the leap.
-            let _ = self.0.bind(py).call_method1("observe", (seen,));
+            let _ = crate::pycall::call_method(self.0.bind(py), "observe", (seen,));
         })
     }
 }

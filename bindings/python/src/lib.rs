@@ -15,6 +15,7 @@ pub mod logs;
 pub mod messages;
 pub mod pool;
 pub mod proposer;
+pub mod pycall;
 
 use pyo3::prelude::*;
 

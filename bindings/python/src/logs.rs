@@ -24,9 +24,9 @@ impl PyLog {
         &self,
         py: Python<'py>,
         method: &str,
-        args: impl pyo3::call::PyCallArgs<'py>,
+        args: impl IntoPyObject<'py, Target = pyo3::types::PyTuple>,
     ) -> Result<Bound<'py, PyAny>> {
-        self.obj.bind(py).call_method1(method, args).map_err(|e| storage_error(py, method, e))
+        crate::pycall::call_method(self.obj.bind(py), method, args).map_err(|e| storage_error(py, method, e))
     }
 }
 
