@@ -74,19 +74,21 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<Job>>> = const { RefCell::new(None) };
 }
 
-/// Wake every timer due by `now`; return the next deadline, if any.
-fn fire_timers(now: Instant) -> Option<Instant> {
+/// Remove the timers due by `now`; return their wakers and the next deadline, if any.
+fn take_due(timers: &mut Timers, now: Instant) -> (Vec<Waker>, Option<Instant>) {
     let mut due = Vec::new();
-    let next = TIMERS.with(|t| {
-        let mut t = t.borrow_mut();
-        while let Some(entry) = t.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            due.push(entry.remove());
+    while let Some(entry) = timers.first_entry() {
+        if entry.key().0 > now {
+            break;
         }
-        t.first_key_value().map(|(k, _)| k.0)
-    });
+        due.push(entry.remove());
+    }
+    (due, timers.first_key_value().map(|(k, _)| k.0))
+}
+
+/// Wake every timer of this thread due by `now`; return the next deadline, if any.
+fn fire_timers(now: Instant) -> Option<Instant> {
+    let (due, next) = TIMERS.with(|t| take_due(&mut t.borrow_mut(), now));
     // Wakers run outside the borrow.
     for w in due {
         w.wake();
@@ -342,17 +344,8 @@ impl Job {
 
     /// Wake the timers due by `now`; return the next deadline.
     fn fire_timers(&self, now: Instant) -> Option<Instant> {
-        let mut due = Vec::new();
-        let next = {
-            let mut t = self.lock_timers();
-            while let Some(entry) = t.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                due.push(entry.remove());
-            }
-            t.first_key_value().map(|(k, _)| k.0)
-        };
+        let (due, next) = take_due(&mut self.lock_timers(), now);
+        // Wakers run outside the lock.
         for w in due {
             w.wake();
         }
