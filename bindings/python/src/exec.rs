@@ -53,13 +53,10 @@ struct Signal {
     thread: Thread,
 }
 
-impl Wake for Signal {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.thread.unpark();
+impl futures::task::ArcWake for Signal {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.woken.store(true, Ordering::Release);
+        arc_self.thread.unpark();
     }
 }
 
@@ -101,26 +98,37 @@ fn fire_timers(now: Instant) -> Option<Instant> {
 /// The future is made by `make` right where it stays pinned: driver futures are large, and
 /// passing one by value would copy it at every call boundary.
 pub fn block_on<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    // The outermost `block_on` of a thread reuses the thread's signal; a nested one (a log
-    // that proposes) gets its own, so neither can swallow the other's wake-up.
-    let signal = if DEPTH.with(|d| d.get()) == 0 {
-        SIGNAL.with(Arc::clone)
+    // The outermost `block_on` of a thread uses the thread's signal (borrowed: no reference
+    // counting per call); a nested one (a log that proposes) gets its own, so neither can
+    // swallow the other's wake-up.
+    if DEPTH.with(|d| d.get()) == 0 {
+        SIGNAL.with(|signal| run_here(signal, make))
     } else {
-        Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() })
-    };
-    let waker = Waker::from(signal.clone());
+        run_here(&Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() }), make)
+    }
+}
+
+fn run_here<F: Future>(signal: &Arc<Signal>, make: impl FnOnce() -> F) -> F::Output {
+    // A waker borrowing the signal: the Arc is counted only if the future keeps a clone.
+    let waker = futures::task::waker_ref(signal);
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(make());
+    /// Counts this `block_on` in `DEPTH` until it ends, by return or by panic.
+    struct Nested;
+    impl Drop for Nested {
+        fn drop(&mut self) {
+            DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
     DEPTH.with(|d| d.set(d.get() + 1));
-    let out = loop {
+    let _nested = Nested;
+    loop {
         signal.woken.store(false, Ordering::Release);
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            break v;
+            return v;
         }
-        wait_for_wake(&signal);
-    };
-    DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    out
+        wait_for_wake(signal);
+    }
 }
 
 /// Wait until `signal` is woken, firing this thread's timers meanwhile.
