@@ -85,7 +85,17 @@ struct SharedState<P: Log, A: Log> {
     owner: AtomicU64,
 }
 
-/// A small number naming the calling thread (never 0).
+/// A number naming the calling thread among the live ones (never 0).
+#[cfg(unix)]
+fn thread_tag() -> u64 {
+    // SAFETY: `pthread_self` has no preconditions; it returns the calling thread's handle,
+    // distinct from every other live thread's and never null.
+    let me = unsafe { libc::pthread_self() };
+    me as u64
+}
+
+/// A number naming the calling thread (never 0).
+#[cfg(not(unix))]
 fn thread_tag() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     std::thread_local! {
