@@ -1,16 +1,20 @@
 //! A small executor for the binding's blocking entry points, in two shapes:
 //!
 //! - [`block_on`] runs a driver future on the calling thread (GIL released) when every
-//!   client is a local `synodos.Acceptor`: no Python code runs, so nothing can hang it.
-//!   Timers from [`LocalSleeper`] live in a thread-local list instead of a timer thread.
-//! - [`run_on_worker`] runs it on a worker thread when Python clients are involved. The
-//!   worker holds the GIL and calls the clients *inline*, one after another: a phase's three
-//!   calls cost three Python calls and no thread hand-off, and the caller pays one hand-off
-//!   per decision, not one per phase. The calls are queued beside the future, not run inside
-//!   its `poll`, so when a client hangs, the worker stuck in it holds nothing: the waiting
-//!   caller notices (no free worker for longer than [`RESCUE_AFTER`]) and starts another
-//!   worker on the same job, which runs the other clients' calls, polls the future and
-//!   fires its timers. The call timeout then ends the hung call's part in the decision.
+//!   client is a local `synodos.Acceptor` (no Python code runs, so nothing can hang it) or
+//!   a Python client the user asked to call inline (`inline_calls=True`, it takes the GIL
+//!   for each call). Timers from [`LocalSleeper`] live in a thread-local list instead of a
+//!   timer thread.
+//! - [`run_on_worker`] runs it on a worker thread when other Python clients are involved.
+//!   The worker holds the GIL and calls quick clients *inline*, one after another: a phase's
+//!   three calls cost three Python calls and no thread hand-off, and the caller pays one
+//!   hand-off per decision, not one per phase (slow clients, over 50 µs a call, go to
+//!   workers of their own, concurrently: see `client.rs`). The calls are queued beside the
+//!   future, not run inside its `poll`, so when a client hangs, the worker stuck in it holds
+//!   nothing: the waiting caller notices (no free worker for longer than [`RESCUE_AFTER`])
+//!   and starts another worker on the same job, which runs the other clients' calls, polls
+//!   the future and fires its timers. The call timeout then ends the hung call's part in the
+//!   decision.
 //!
 //! Waiting threads spin briefly (yielding) before they sleep: replies from the other core
 //! usually come within microseconds, and sleeping costs a futex round trip.

@@ -1,6 +1,7 @@
 //! `synodos._synodos`: the Python binding of synodos. It only translates: types (messages,
 //! logs, clients), errors (exceptions with the user's exception as `__cause__`) and calls
-//! (the GIL is released while Rust runs; Python clients are called on worker threads).
+//! (the GIL is released while Rust runs; Python clients are called off the caller's thread,
+//! or on it with `inline_calls`).
 //! The Python package `synodos` (beside this crate) re-exports it and adds `synodos.aio`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
