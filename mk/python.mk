@@ -8,7 +8,7 @@ setup-python:
 	@bash scripts/setup-python.sh
 
 build-python: setup-python setup-rust
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --features file-log -q
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --profile dist --features file-log -q
 
 test-python: build-python
 	$(VPY) -m pytest tests/python -q
