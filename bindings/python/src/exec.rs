@@ -64,37 +64,58 @@ impl futures::task::ArcWake for Signal {
     }
 }
 
-type Timers = BTreeMap<(Instant, u64), Waker>;
+/// The timers of one executor (the `block_on`s of a thread, or one job): wakers by
+/// deadline. `LocalSleeper`'s sleeps register in the list of whatever polls them.
+#[derive(Default)]
+struct TimerList {
+    timers: Mutex<BTreeMap<(Instant, u64), Waker>>,
+    next_id: AtomicU64,
+}
+
+type TimerKey = (Instant, u64);
+
+impl TimerList {
+    fn add(&self, deadline: Instant, waker: Waker) -> TimerKey {
+        let key = (deadline, self.next_id.fetch_add(1, Ordering::Relaxed));
+        relock(&self.timers).insert(key, waker);
+        key
+    }
+
+    fn set_waker(&self, key: TimerKey, waker: Waker) {
+        relock(&self.timers).insert(key, waker);
+    }
+
+    fn remove(&self, key: &TimerKey) {
+        relock(&self.timers).remove(key);
+    }
+
+    /// Wake every timer due by `now` (outside the lock); return the next deadline, if any.
+    fn fire(&self, now: Instant) -> Option<Instant> {
+        let mut due = Vec::new();
+        let next = {
+            let mut timers = relock(&self.timers);
+            while let Some(entry) = timers.first_entry() {
+                if entry.key().0 > now {
+                    break;
+                }
+                due.push(entry.remove());
+            }
+            timers.first_key_value().map(|(k, _)| k.0)
+        };
+        for w in due {
+            w.wake();
+        }
+        next
+    }
+}
 
 thread_local! {
-    static TIMERS: RefCell<Timers> = const { RefCell::new(BTreeMap::new()) };
-    static NEXT_TIMER: Cell<u64> = const { Cell::new(0) };
+    /// The timers of this thread's `block_on`s.
+    static THREAD_TIMERS: Arc<TimerList> = Arc::new(TimerList::default());
     static DEPTH: Cell<u32> = const { Cell::new(0) };
     static SIGNAL: Arc<Signal> = Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() });
     /// The job whose future this thread is polling right now.
     static CURRENT: RefCell<Option<Arc<Job>>> = const { RefCell::new(None) };
-}
-
-/// Remove the timers due by `now`; return their wakers and the next deadline, if any.
-fn take_due(timers: &mut Timers, now: Instant) -> (Vec<Waker>, Option<Instant>) {
-    let mut due = Vec::new();
-    while let Some(entry) = timers.first_entry() {
-        if entry.key().0 > now {
-            break;
-        }
-        due.push(entry.remove());
-    }
-    (due, timers.first_key_value().map(|(k, _)| k.0))
-}
-
-/// Wake every timer of this thread due by `now`; return the next deadline, if any.
-fn fire_timers(now: Instant) -> Option<Instant> {
-    let (due, next) = TIMERS.with(|t| take_due(&mut t.borrow_mut(), now));
-    // Wakers run outside the borrow.
-    for w in due {
-        w.wake();
-    }
-    next
 }
 
 /// Run a future to completion on this thread (which must not hold the GIL).
@@ -143,7 +164,7 @@ fn wait_for_wake(signal: &Signal) {
             return;
         }
         let now = Instant::now();
-        let next = fire_timers(now);
+        let next = THREAD_TIMERS.with(|t| t.fire(now));
         if signal.woken.load(Ordering::Acquire) {
             return;
         }
@@ -171,23 +192,13 @@ impl synodos::Sleeper for LocalSleeper {
 
 enum Registered {
     Nowhere,
-    Thread((Instant, u64)),
-    Job(Weak<Job>, (Instant, u64)),
+    Listed(Weak<TimerList>, TimerKey),
     Fallback(futures_timer::Delay),
 }
 
 struct Sleep {
     deadline: Instant,
     registered: Registered,
-}
-
-fn next_thread_timer_key(deadline: Instant) -> (Instant, u64) {
-    let id = NEXT_TIMER.with(|n| {
-        let id = n.get();
-        n.set(id.wrapping_add(1));
-        id
-    });
-    (deadline, id)
 }
 
 impl Future for Sleep {
@@ -202,30 +213,22 @@ impl Future for Sleep {
             this.cancel();
             return Poll::Ready(());
         }
-        match &this.registered {
-            Registered::Nowhere => {}
-            Registered::Thread(key) => {
-                TIMERS.with(|t| t.borrow_mut().insert(*key, cx.waker().clone()));
-                return Poll::Pending;
+        if let Registered::Listed(list, key) = &this.registered {
+            if let Some(list) = list.upgrade() {
+                list.set_waker(*key, cx.waker().clone());
             }
-            Registered::Job(job, key) => {
-                if let Some(job) = job.upgrade() {
-                    job.lock_timers().insert(*key, cx.waker().clone());
-                }
-                return Poll::Pending;
-            }
-            Registered::Fallback(_) => {}
-        }
-        if let Some(job) = CURRENT.with(|c| c.borrow().clone()) {
-            let key = (this.deadline, job.next_timer.fetch_add(1, Ordering::Relaxed));
-            job.lock_timers().insert(key, cx.waker().clone());
-            this.registered = Registered::Job(Arc::downgrade(&job), key);
             return Poll::Pending;
         }
-        if DEPTH.with(|d| d.get()) > 0 {
-            let key = next_thread_timer_key(this.deadline);
-            TIMERS.with(|t| t.borrow_mut().insert(key, cx.waker().clone()));
-            this.registered = Registered::Thread(key);
+        // First poll: the list of the job being polled here, else of this thread's
+        // `block_on`, else (outside both) a `futures-timer` delay.
+        let list = match CURRENT.with(|c| c.borrow().as_ref().map(|job| job.timers.clone())) {
+            Some(list) => Some(list),
+            None if DEPTH.with(|d| d.get()) > 0 => Some(THREAD_TIMERS.with(Arc::clone)),
+            None => None,
+        };
+        if let Some(list) = list {
+            let key = list.add(this.deadline, cx.waker().clone());
+            this.registered = Registered::Listed(Arc::downgrade(&list), key);
             return Poll::Pending;
         }
         let mut delay = futures_timer::Delay::new(this.deadline - now);
@@ -237,16 +240,10 @@ impl Future for Sleep {
 
 impl Sleep {
     fn cancel(&mut self) {
-        match std::mem::replace(&mut self.registered, Registered::Nowhere) {
-            Registered::Thread(key) => {
-                let _ = TIMERS.try_with(|t| t.borrow_mut().remove(&key));
+        if let Registered::Listed(list, key) = std::mem::replace(&mut self.registered, Registered::Nowhere) {
+            if let Some(list) = list.upgrade() {
+                list.remove(&key);
             }
-            Registered::Job(job, key) => {
-                if let Some(job) = job.upgrade() {
-                    job.lock_timers().remove(&key);
-                }
-            }
-            Registered::Nowhere | Registered::Fallback(_) => {}
         }
     }
 }
@@ -275,8 +272,7 @@ struct Job {
     woken: AtomicBool,
     calls: Mutex<VecDeque<Call>>,
     queued: AtomicUsize,
-    timers: Mutex<Timers>,
-    next_timer: AtomicU64,
+    timers: Arc<TimerList>,
     done: AtomicBool,
     /// The panic message if polling the future panicked.
     panicked: Mutex<Option<String>>,
@@ -296,10 +292,6 @@ struct Job {
 }
 
 impl Job {
-    fn lock_timers(&self) -> MutexGuard<'_, Timers> {
-        relock(&self.timers)
-    }
-
     fn since_born(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.born).as_nanos()).unwrap_or(u64::MAX)
     }
@@ -352,16 +344,6 @@ impl Job {
             self.queued.fetch_sub(1, Ordering::AcqRel);
         }
         call
-    }
-
-    /// Wake the timers due by `now`; return the next deadline.
-    fn fire_timers(&self, now: Instant) -> Option<Instant> {
-        let (due, next) = take_due(&mut self.lock_timers(), now);
-        // Wakers run outside the lock.
-        for w in due {
-            w.wake();
-        }
-        next
     }
 
     /// Poll the future unless another worker is polling it; `true` once it has finished
@@ -462,7 +444,7 @@ fn drive_with_gil(py: Python<'_>, job: &Arc<Job>) -> bool {
             }
             continue;
         }
-        let next = job.fire_timers(Instant::now());
+        let next = job.timers.fire(Instant::now());
         if job.woken.load(Ordering::SeqCst) {
             continue;
         }
@@ -498,8 +480,7 @@ where
         woken: AtomicBool::new(true),
         calls: Mutex::new(VecDeque::new()),
         queued: AtomicUsize::new(0),
-        timers: Mutex::new(BTreeMap::new()),
-        next_timer: AtomicU64::new(0),
+        timers: Arc::default(),
         done: AtomicBool::new(false),
         panicked: Mutex::new(None),
         caller: thread::current(),
