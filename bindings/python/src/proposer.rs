@@ -30,12 +30,21 @@ where
     F: Future<Output = synodos::Result<T>> + Send + 'static,
 {
     if clients.iter().any(Client::needs_worker) {
-        match py.detach(move || run_on_worker(make)) {
-            Ok(r) => check(py, r),
-            Err(message) => Err(SynodosError::new_err(message)),
-        }
+        on_worker(py, make)
     } else {
         check(py, py.detach(move || block_on(make)))
+    }
+}
+
+/// [`run`] on a worker.
+fn on_worker<T, F>(py: Python<'_>, make: impl FnOnce() -> F + Send + 'static) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = synodos::Result<T>> + Send + 'static,
+{
+    match py.detach(move || run_on_worker(make)) {
+        Ok(r) => check(py, r),
+        Err(message) => Err(SynodosError::new_err(message)),
     }
 }
 
@@ -138,7 +147,7 @@ impl PyProposer {
         guard(|| {
             let chosen = if self.0.clients().iter().any(Client::needs_worker) {
                 let p = self.0.clone();
-                run(py, self.0.clients(), move || async move { p.propose_at(slot, proposed).await })?
+                on_worker(py, move || async move { p.propose_at(slot, proposed).await })?
             } else {
                 // The hot path of local acceptors: the driver's future as it is, borrowing the
                 // proposer (no owning wrapper future to build and move).
