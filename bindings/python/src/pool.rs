@@ -109,26 +109,26 @@ pub fn submit(task: Task) -> Result<(), String> {
 }
 
 /// Queue `work`; wake a worker unless enough awake ones are looking for work.
-pub fn submit_work(task: Work) -> Result<(), String> {
+pub fn submit_work(work: Work) -> Result<(), String> {
+    enqueue(work, false)
+}
+
+/// Queue `work` and get one more worker going for it, whatever the others are doing: for a
+/// job whose workers are all stuck in client calls.
+pub fn submit_to_new_worker(work: Work) -> Result<(), String> {
+    enqueue(work, true)
+}
+
+fn enqueue(work: Work, new_worker: bool) -> Result<(), String> {
     let p = pool();
     let mut s = p.lock();
-    s.queue.push_back((Instant::now(), task));
+    s.queue.push_back((Instant::now(), work));
     p.queued.fetch_add(1, Ordering::AcqRel);
     let looking = s.awake.saturating_sub(p.running.load(Ordering::Acquire));
-    if looking < s.queue.len() {
+    if new_worker || looking < s.queue.len() {
         return p.wake_one(&mut s);
     }
     Ok(())
-}
-
-/// Queue `task` and get one more worker going for it, whatever the others are doing: for a
-/// job whose workers are all stuck in client calls.
-pub fn submit_to_new_worker(task: Work) -> Result<(), String> {
-    let p = pool();
-    let mut s = p.lock();
-    s.queue.push_back((Instant::now(), task));
-    p.queued.fetch_add(1, Ordering::AcqRel);
-    p.wake_one(&mut s)
 }
 
 /// Called by a waiting driver: if the oldest queued task has waited too long, get another
