@@ -144,10 +144,22 @@ impl Attempt {
         value: Vec<u8>,
         mutation: Option<Mutation>,
     ) -> Result<(Self, Proposal)> {
+        Self::leased_with(acceptors, slot, ballot, value, mutation, false)
+    }
+
+    fn leased_with(
+        acceptors: usize,
+        slot: Slot,
+        ballot: Ballot,
+        value: Vec<u8>,
+        mutation: Option<Mutation>,
+        lent: bool,
+    ) -> Result<(Self, Proposal)> {
         let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, mutation)?;
         attempt.phase = Phase::Accepting;
-        let proposal = Proposal::new(ballot, slot, attempt.value.clone());
-        Ok((attempt, proposal))
+        attempt.lent = lent;
+        let value = if lent { std::mem::take(&mut attempt.value) } else { attempt.value.clone() };
+        Ok((attempt, Proposal::new(ballot, slot, value)))
     }
 
     /// After phase 1 succeeded: the first slot from which this ballot may skip phase 1
@@ -197,11 +209,7 @@ impl Attempt {
         ballot: Ballot,
         value: Vec<u8>,
     ) -> Result<(Self, Proposal)> {
-        let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, None)?;
-        attempt.phase = Phase::Accepting;
-        attempt.lent = true;
-        let proposal = Proposal::new(ballot, slot, std::mem::take(&mut attempt.value));
-        Ok((attempt, proposal))
+        Self::leased_with(acceptors, slot, ballot, value, None, true)
     }
 
     /// The ballot of this attempt.
