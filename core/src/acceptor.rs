@@ -328,38 +328,71 @@ impl AcceptorCore {
 
     fn check_not_trimmed(&self, slot: Slot) -> Result<()> {
         if slot < self.trimmed_below {
-            return Err(Error::InvalidArgument(format!(
-                "slot {slot} was trimmed at this acceptor (it keeps slots from {} on); read it from the log's applier",
-                self.trimmed_below
-            )));
+            return Err(Error::Trimmed { slot, first: self.trimmed_below });
         }
         Ok(())
     }
 
-    /// Every accepted proposal with `slot >= from`, in slot order.
+    /// Every accepted proposal with `slot >= from`, in slot order. When `from` is below the
+    /// trim point, a trim marker comes first: a proposal with ballot 0 at the first slot
+    /// kept, so that a reader learns where the log starts.
     pub fn accepted_from(&self, from: Slot) -> impl Iterator<Item = Proposal> + '_ {
-        self.accepted.iter_from(from).map(|(slot, a)| Proposal::new(a.ballot, slot, self.value(a)))
+        let marker = (from < self.trimmed_below).then(|| Proposal::new(0, self.trimmed_below, Vec::new()));
+        marker
+            .into_iter()
+            .chain(self.accepted.iter_from(from).map(|(slot, a)| Proposal::new(a.ballot, slot, self.value(a))))
     }
 
-    /// Phase 1b. Grants ballots at or above the current promise (a repeat is harmless:
-    /// ballots are unique to one proposer).
+    /// Phase 1b. Grants only ballots strictly above the current promise, so each ballot is
+    /// granted at most once by each acceptor. Two proposers (or two lifetimes of one
+    /// proposer, after a restart with a fresh generator) that draw the same ballot can then
+    /// never both pass phase 1 with it: their majorities would share an acceptor, which
+    /// granted it only once. A repeated prepare (a retransmission) is refused too; the
+    /// proposer leaps past its own ballot and tries again, which costs a round, not safety.
+    ///
+    /// A prepare for a trimmed slot is refused with [`Promise::trimmed`] set.
     pub fn prepare(&mut self, req: &Request) -> Result<Pending<Promise>> {
         if req.id == 0 {
             return Err(Error::InvalidMessage("prepare with ballot 0 (ballots start at 1)".into()));
         }
-        self.check_not_trimmed(req.slot)?;
-        let frontier = self.frontier;
+        self.check_slot(req.slot)?;
+        if req.slot < self.trimmed_below {
+            let reply = Promise { id: req.id, slot: req.slot, trimmed: self.trimmed_below, ..Default::default() };
+            return Ok(Pending { write: None, reply });
+        }
+        let frontier = Some(self.frontier);
         let mut accepted = self.accepted(req.slot);
         if self.mutation == Some(Mutation::AncestorAttemptGate) && req.attempt <= 1 {
             accepted = None;
         }
-        if req.id < self.promised {
-            let reply = Promise { id: req.id, slot: req.slot, accepted, promised: self.promised, frontier };
+        let grant = match self.mutation {
+            Some(Mutation::PrepareGrantsEqualBallot) => req.id >= self.promised,
+            _ => req.id > self.promised,
+        };
+        if !grant {
+            let reply = Promise { id: req.id, slot: req.slot, accepted, promised: self.promised, frontier, trimmed: 0 };
             return Ok(Pending { write: None, reply });
         }
         let write = (req.id > self.promised).then_some(Write::Promise { ballot: req.id });
         self.promised = req.id;
-        Ok(Pending { write, reply: Promise { id: req.id, slot: req.slot, accepted, promised: 0, frontier } })
+        Ok(Pending {
+            write,
+            reply: Promise { id: req.id, slot: req.slot, accepted, promised: 0, frontier, trimmed: 0 },
+        })
+    }
+
+    /// Refuse the reserved slot `u64::MAX` (unless a test injected the bug of not doing so).
+    fn check_slot(&self, slot: Slot) -> Result<()> {
+        if self.mutation.is_some_and(Mutation::uses_last_slot) {
+            return Ok(());
+        }
+        crate::message::check_slot(slot)
+    }
+
+    fn next_seq(&mut self) -> Result<u64> {
+        let seq = self.next_seq;
+        self.next_seq = seq.checked_add(1).ok_or_else(|| Error::storage("accept log ids are used up"))?;
+        Ok(seq)
     }
 
     /// Phase 2b. Accepts at or above the current promise, and raises the promise to it.
@@ -367,17 +400,17 @@ impl AcceptorCore {
         if proposal.id == 0 {
             return Err(Error::InvalidMessage("accept with ballot 0 (ballots start at 1)".into()));
         }
+        self.check_slot(proposal.slot)?;
         self.check_not_trimmed(proposal.slot)?;
         let ignores_promise = self.mutation == Some(Mutation::AcceptIgnoresPromise);
         if proposal.id < self.promised && !ignores_promise {
             let reply = Proposal { id: proposal.id, slot: proposal.slot, value: Vec::new(), promised: self.promised };
             return Ok(Pending { write: None, reply });
         }
+        let seq = self.next_seq()?;
         if self.mutation != Some(Mutation::AcceptDoesNotRaisePromise) {
             self.promised = self.promised.max(proposal.id);
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
         self.frontier = self.frontier.max(proposal.slot.saturating_add(1));
         self.store(proposal.slot, proposal.id, seq, &proposal.value);
         let write = Write::Accept { seq, record: encode_accept(proposal, std::mem::take(&mut self.spare)) };
@@ -392,11 +425,10 @@ impl AcceptorCore {
         if slot <= self.trimmed_below {
             return None;
         }
+        let marker_seq = self.next_seq().ok()?;
         self.trimmed_below = slot;
         self.frontier = self.frontier.max(slot);
         self.forget_values_below(slot);
-        let marker_seq = self.next_seq;
-        self.next_seq += 1;
         let keep_from = self.accepted.values().map(|a| a.seq).min().unwrap_or(marker_seq).min(marker_seq);
         Some((marker_seq, encode_trim_marker(slot), keep_from))
     }
@@ -607,17 +639,49 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_prepare_at_the_same_ballot_is_granted_without_a_write() {
+    fn a_repeated_prepare_at_the_same_ballot_is_refused_without_a_write() {
         let (p, acc) = (MemoryLog::new(), MemoryLog::new());
         let mut core = AcceptorCore::new();
         let first = core.prepare(&req(3, 0)).unwrap();
         assert!(first.write().is_some());
         let (mut p2, mut a2) = (p.clone(), acc.clone());
         first.persist(&mut p2, &mut a2).unwrap();
+        // Granting it again would let a proposer that restarted and drew ballot 3 again
+        // win phase 1 a second time with it, and put a second value at ballot 3.
         let again = core.prepare(&req(3, 0)).unwrap();
         assert!(again.write().is_none());
-        assert!(again.persist(&mut p2, &mut a2).unwrap().is_granted());
+        let reply = again.persist(&mut p2, &mut a2).unwrap();
+        assert!(!reply.is_granted());
+        assert_eq!(reply.promised, 3);
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn a_restarted_proposer_that_draws_its_old_ballot_cannot_choose_a_second_value() {
+        // Hole 1 of the safety review, with three acceptors: ballot B promised by all, its
+        // accept of "old" reaches one, the proposer restarts and draws B again.
+        let mut acceptors: Vec<Acceptor> = (0..3).map(|_| acceptor()).collect();
+        let b = 1 << 16 | 1;
+        for a in &mut acceptors {
+            assert!(a.prepare(&req(b, 0)).unwrap().is_granted());
+        }
+        assert!(acceptors[0].accept(&Proposal::new(b, 0, b"old".to_vec())).unwrap().is_accepted());
+        for a in &mut acceptors[1..] {
+            let again = a.prepare(&req(b, 0)).unwrap();
+            assert!(!again.is_granted(), "a second grant of B would let \"new\" be accepted at B too");
+            assert_eq!(again.promised, b);
+        }
+    }
+
+    #[test]
+    fn the_reserved_last_slot_is_refused_and_the_frontier_never_saturates() {
+        let mut a = acceptor();
+        assert!(matches!(a.prepare(&req(1, u64::MAX)), Err(Error::InvalidArgument(_))));
+        assert!(matches!(a.accept(&Proposal::new(1, u64::MAX, b"x".to_vec())), Err(Error::InvalidArgument(_))));
+        assert!(a.accept(&Proposal::new(1, crate::LAST_SLOT, b"x".to_vec())).unwrap().is_accepted());
+        assert_eq!(a.core().frontier(), u64::MAX, "one past the last slot, not a saturated value");
+        let promise = a.prepare(&req(2, crate::LAST_SLOT - 1)).unwrap();
+        assert_eq!(promise.frontier, Some(u64::MAX), "a proposer at LAST_SLOT - 1 must see the accept beyond it");
     }
 
     #[test]
@@ -705,8 +769,12 @@ mod tests {
         assert_eq!(a.core().accepted(2), None, "a trimmed slot stays trimmed after restart");
         assert_eq!(a.core().trimmed_below(), 5);
         // A proposer that is behind cannot make a trimmed (chosen) slot choose again.
-        assert!(matches!(a.prepare(&req(40, 3)), Err(Error::InvalidArgument(_))));
-        assert!(matches!(a.accept(&Proposal::new(40, 3, b"x".to_vec())), Err(Error::InvalidArgument(_))));
+        let refused = a.prepare(&req(40, 3)).unwrap();
+        assert!(!refused.is_granted());
+        assert_eq!(refused.trimmed, 5, "the refusal says where the log starts");
+        assert!(matches!(a.accept(&Proposal::new(40, 3, b"x".to_vec())), Err(Error::Trimmed { slot: 3, first: 5 })));
+        assert_eq!(a.core().accepted_from(0).next(), Some(Proposal::new(0, 5, vec![])), "a reader sees the trim point");
+        assert_eq!(a.core().accepted_from(5).next(), Some(Proposal::new(3, 5, vec![5])));
         assert!(a.prepare(&req(40, 5)).unwrap().is_granted());
         assert_eq!(a.core().frontier(), 10);
     }
@@ -740,7 +808,11 @@ mod tests {
         let mut a = Acceptor::new(p, acc).unwrap();
         check(&a);
         a.trim(300).unwrap();
-        assert_eq!(a.core().accepted_from(0).count(), 0);
+        assert_eq!(
+            a.core().accepted_from(0).collect::<Vec<_>>(),
+            [Proposal::new(0, 300, vec![])],
+            "only the trim marker"
+        );
         assert!(a.core().values.is_empty());
     }
 

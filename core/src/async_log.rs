@@ -7,6 +7,7 @@
 //! at a time (an async mutex), so a reply never depends on a record still being written.
 //! A storage failure closes the acceptor for good, as with [`Acceptor`](crate::Acceptor).
 
+use futures::future::LocalBoxFuture;
 use futures::lock::Mutex;
 
 use crate::acceptor::AcceptorCore;
@@ -91,10 +92,50 @@ impl<P: AsyncLog, A: AsyncLog> State<P, A> {
         }
         r
     }
+
+    /// Trim as [`AsyncAcceptor::trim`] says; a failed write closes the acceptor for good.
+    async fn trim(&mut self, slot: Slot) -> Result<()> {
+        let promised = self.core.promised();
+        let r: Result<()> = async {
+            if promised > 0 && self.promise_log.last().await?.map(|(b, _)| b) < Some(promised) {
+                self.promise_log.record(promised, &[]).await?;
+            }
+            if let Some((marker_seq, marker, keep_from)) = self.core.forget_below(slot) {
+                self.accept_log.record(marker_seq, &marker).await?;
+                self.accept_log.trim(keep_from).await?;
+            }
+            self.promise_log.trim(promised).await
+        }
+        .await;
+        if let Err(e) = &r {
+            self.failed = Some(e.to_string());
+        }
+        r
+    }
+}
+
+/// Where an [`AsyncAcceptor`]'s state is between calls: at rest, or owned by the write of a
+/// call that began it. The write lives here, not in the caller's future, so it runs to its
+/// end however that caller ends: the next call drives it home before doing anything else.
+enum Stage<P, A> {
+    Idle(State<P, A>),
+    Writing(LocalBoxFuture<'static, State<P, A>>),
+    /// Only while a stage is being swapped; never seen from outside.
+    Moving,
 }
 
 /// An acceptor over two [`AsyncLog`]s. Same rules and answers as
 /// [`Acceptor`](crate::Acceptor); every method is async.
+///
+/// It is safe to drop any of its futures at any point, as proposers do with the calls still
+/// running when a majority has answered or the timeout fires: a step that has started its
+/// write keeps the write (and the state change that goes with it), and the next call
+/// finishes that write before it answers anything. So no answer ever rests on a record that
+/// is not durable, and nothing once reported is missing after a reopen.
+///
+/// Its state is owned by a local (not `Send`) future while a write runs: use it on a
+/// single-threaded executor (a browser, Node, the simulator). Native code with synchronous
+/// logs uses [`LocalAcceptor`](crate::LocalAcceptor).
 ///
 /// ```
 /// use synodos::async_log::{AsyncAcceptor, Ready};
@@ -109,7 +150,8 @@ impl<P: AsyncLog, A: AsyncLog> State<P, A> {
 /// # });
 /// ```
 pub struct AsyncAcceptor<P, A> {
-    state: Mutex<State<P, A>>,
+    stage: Mutex<Stage<P, A>>,
+    mutation: Option<crate::Mutation>,
 }
 
 impl<P, A> std::fmt::Debug for AsyncAcceptor<P, A> {
@@ -118,9 +160,15 @@ impl<P, A> std::fmt::Debug for AsyncAcceptor<P, A> {
     }
 }
 
-impl<P: AsyncLog, A: AsyncLog> AsyncAcceptor<P, A> {
+impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
     /// An acceptor over two logs, recovering whatever they hold.
     pub async fn open(promise_log: P, accept_log: A) -> Result<Self> {
+        Self::open_mutated(promise_log, accept_log, None).await
+    }
+
+    #[doc(hidden)]
+    /// Test-only: [`open`](Self::open) with a protocol bug injected.
+    pub async fn open_mutated(promise_log: P, accept_log: A, mutation: Option<crate::Mutation>) -> Result<Self> {
         // Recovery reads the logs into memory once, then rebuilds the state as after a
         // restart of a synchronous acceptor.
         let mut promises = MemoryLog::new();
@@ -131,63 +179,120 @@ impl<P: AsyncLog, A: AsyncLog> AsyncAcceptor<P, A> {
         let records = accept_log.range(0, u64::MAX).await?;
         let refs: Vec<(u64, &[u8])> = records.iter().map(|(id, d)| (*id, d.as_slice())).collect();
         accepts.record_batch(&refs)?;
-        let core = AcceptorCore::recover(&promises, &accepts)?;
-        Ok(AsyncAcceptor { state: Mutex::new(State { core, promise_log, accept_log, failed: None }) })
+        let mut core = AcceptorCore::recover_mutated(&promises, &accepts, mutation)?;
+        core.set_mutation(mutation);
+        let state = State { core, promise_log, accept_log, failed: None };
+        Ok(AsyncAcceptor { stage: Mutex::new(Stage::Idle(state)), mutation })
+    }
+
+    /// Lock the state, first finishing a write an earlier (maybe dropped) call began.
+    async fn settled(&self) -> futures::lock::MutexGuard<'_, Stage<P, A>> {
+        let mut stage = self.stage.lock().await;
+        if let Stage::Writing(write) = &mut *stage {
+            // If this call is dropped here, the write stays in `stage` for the next one.
+            let state = write.await;
+            *stage = Stage::Idle(state);
+        }
+        stage
+    }
+
+    /// Run one step: `decide` looks at the state (and may change it in memory), and its
+    /// write makes that durable before the reply leaves.
+    async fn step<R: 'static>(&self, decide: impl FnOnce(&mut State<P, A>) -> Result<crate::Pending<R>>) -> Result<R> {
+        let mut stage = self.settled().await;
+        let state = idle(&mut stage)?;
+        state.check_open()?;
+        let pending = decide(state)?;
+        if pending.write().is_none() || self.mutation == Some(crate::Mutation::AsyncAcceptorNotCancelSafe) {
+            // Nothing to write (a rejection or a repeat): the reply leaves at once. (Or the
+            // bug this type used to have: the caller's future owns the write.)
+            return state.persist(pending).await;
+        }
+        owned_write(&mut stage, move |mut state| async move {
+            let r = state.persist(pending).await;
+            (state, r)
+        })
+        .await
     }
 
     /// Phase 1b: answer a prepare, after the promise is recorded.
     pub async fn prepare(&self, request: &Request) -> Result<Promise> {
-        let mut st = self.state.lock().await;
-        st.check_open()?;
-        let pending = st.core.prepare(request)?;
-        st.persist(pending).await
+        self.step(|st| st.core.prepare(request)).await
     }
 
     /// Phase 2b: answer an accept, after the proposal is recorded.
     pub async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
-        let mut st = self.state.lock().await;
-        st.check_open()?;
-        let pending = st.core.accept(proposal)?;
-        st.persist(pending).await
+        self.step(|st| st.core.accept(proposal)).await
     }
 
-    /// Every proposal accepted for slots `>= request.slot`.
+    /// Every proposal accepted for slots `>= request.slot` (after a trim point marker, if
+    /// `request.slot` is below it).
     pub async fn accepted_from(&self, request: &Request) -> Result<Vec<Proposal>> {
-        let st = self.state.lock().await;
+        let mut stage = self.settled().await;
+        let st = idle(&mut stage)?;
         st.check_open()?;
         Ok(st.core.accepted_from(request.slot).collect())
     }
 
     /// The highest ballot promised.
     pub async fn promised(&self) -> u64 {
-        self.state.lock().await.core.promised()
+        match &*self.settled().await {
+            Stage::Idle(st) => st.core.promised(),
+            _ => 0,
+        }
     }
 
     /// Forget accepted proposals below `slot` and trim the accept log. The current promise
-    /// is recorded first, so trimming never lowers it after a restart.
+    /// is recorded first, so trimming never lowers it after a restart. Like every step, it
+    /// runs to its end even if this call's future is dropped.
     pub async fn trim(&self, slot: Slot) -> Result<()> {
-        let mut st = self.state.lock().await;
-        st.check_open()?;
-        let promised = st.core.promised();
-        let r: Result<()> = async {
-            if promised > 0 && st.promise_log.last().await?.map(|(b, _)| b) < Some(promised) {
-                st.promise_log.record(promised, &[]).await?;
-            }
-            if let Some((marker_seq, marker, keep_from)) = st.core.forget_below(slot) {
-                st.accept_log.record(marker_seq, &marker).await?;
-                st.accept_log.trim(keep_from).await?;
-            }
-            st.promise_log.trim(promised).await
-        }
-        .await;
-        if let Err(e) = &r {
-            st.failed = Some(e.to_string());
-        }
-        r
+        let mut stage = self.settled().await;
+        idle(&mut stage)?.check_open()?;
+        owned_write(&mut stage, move |mut state| async move {
+            let r = state.trim(slot).await;
+            (state, r)
+        })
+        .await
     }
 }
 
-impl<P: AsyncLog, A: AsyncLog> crate::AcceptorClient for AsyncAcceptor<P, A> {
+/// The state at rest (a stage is never left `Moving`, short of a panic in a log).
+fn idle<P, A>(stage: &mut Stage<P, A>) -> Result<&mut State<P, A>> {
+    match stage {
+        Stage::Idle(state) => Ok(state),
+        _ => Err(Error::Closed("acceptor state lost by an earlier panic in a log".into())),
+    }
+}
+
+/// Hand the state to `work` as a future owned by `stage`, then drive it. If the caller is
+/// dropped meanwhile, the work stays in `stage` and the next call finishes it.
+async fn owned_write<P: 'static, A: 'static, R: 'static, Fut>(
+    stage: &mut Stage<P, A>,
+    work: impl FnOnce(State<P, A>) -> Fut,
+) -> Result<R>
+where
+    Fut: std::future::Future<Output = (State<P, A>, Result<R>)> + 'static,
+{
+    let Stage::Idle(state) = std::mem::replace(stage, Stage::Moving) else {
+        return Err(Error::Closed("acceptor state lost by an earlier panic in a log".into()));
+    };
+    let reply = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let out = reply.clone();
+    let work = work(state);
+    *stage = Stage::Writing(Box::pin(async move {
+        let (state, r) = work.await;
+        *out.borrow_mut() = Some(r);
+        state
+    }));
+    if let Stage::Writing(write) = stage {
+        let state = write.await;
+        *stage = Stage::Idle(state);
+    }
+    let r = reply.borrow_mut().take();
+    r.unwrap_or_else(|| Err(Error::Closed("acceptor write did not finish".into())))
+}
+
+impl<P: AsyncLog + 'static, A: AsyncLog + 'static> crate::AcceptorClient for AsyncAcceptor<P, A> {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         AsyncAcceptor::prepare(self, request).await
     }

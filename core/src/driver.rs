@@ -17,8 +17,9 @@ use crate::error::{AcceptorFailure, Error, Failures, Result};
 use crate::id::IdGenerator;
 use crate::learner::Learner;
 use crate::log::Log;
-use crate::message::{Ballot, Entry, Promise, Proposal, Request, Slot};
-use crate::proposer::{majority, Attempt, Progress};
+use crate::message::{Ballot, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
+use crate::proposer::{majority, Attempt, Lease, Progress};
+use crate::Mutation;
 
 /// The transport seam: how a proposer reaches one acceptor. Implement it over any RPC,
 /// or use [`LocalAcceptor`] in-process. The bindings implement it over Python, JS and C
@@ -361,6 +362,15 @@ impl Default for ProposerConfig {
     }
 }
 
+/// What [`ReplicatedLog::tally`] learned: the slots a majority chose (with their values),
+/// for the others the highest-ballot proposal any acceptor reported, and the highest trim
+/// point reported (slots below it are gone from at least one acceptor).
+struct Tally {
+    chosen: BTreeMap<Slot, Vec<u8>>,
+    reported: BTreeMap<Slot, (Ballot, Vec<u8>)>,
+    first: Slot,
+}
+
 /// Proposes values to a set of acceptors: the ancestor's `Proposer.Propose`, fixed.
 ///
 /// ```
@@ -380,6 +390,7 @@ pub struct Proposer<C, S> {
     sleeper: S,
     config: ProposerConfig,
     rng: Mutex<fastrand::Rng>,
+    mutation: Option<Mutation>,
 }
 
 impl<C, S> std::fmt::Debug for Proposer<C, S> {
@@ -393,8 +404,8 @@ impl<C, S> std::fmt::Debug for Proposer<C, S> {
 pub struct Decision {
     /// The value chosen for the slot (maybe another proposer's).
     pub value: Vec<u8>,
-    /// `(ballot, first slot)`: this proposer may skip phase 1 at that ballot from that slot on.
-    pub lease: Option<(Ballot, Slot)>,
+    /// Whether this proposer may skip phase 1 on later slots, and from which one.
+    pub lease: Option<Lease>,
 }
 
 /// An acceptor's answer in either phase: non-zero `promised` means it refused.
@@ -436,7 +447,13 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             return Err(Error::InvalidArgument("max_attempts must be at least 1".into()));
         }
         let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
-        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(fastrand::Rng::with_seed(seed)) })
+        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(fastrand::Rng::with_seed(seed)), mutation: None })
+    }
+
+    #[doc(hidden)]
+    /// Test-only: inject a protocol bug, to prove the simulator catches it.
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.mutation = mutation;
     }
 
     /// The acceptor clients, in the order failures are numbered.
@@ -461,12 +478,17 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         futures::FutureExt::map(self.decide(slot, value.into(), None), |r| r.map(|decision| decision.value))
     }
 
-    /// Choose a value for `slot`. With `lease = Some(ballot)` the first attempt skips phase 1
-    /// at that ballot (it must hold a lease on `slot`: see [`Attempt::lease_from`]); later
-    /// attempts, and all attempts without a lease, run both phases.
-    pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Ballot>) -> Result<Decision> {
+    /// Choose a value for `slot`. With a `lease` (from an earlier [`Decision`] of this
+    /// proposer) that covers `slot`, the first attempt skips phase 1 at the lease's ballot;
+    /// later attempts, and all attempts without a lease, run both phases. Use each lease for
+    /// one value per slot (see [`Lease`]).
+    ///
+    /// Fails with [`Error::Trimmed`] when the slot was trimmed (it was chosen and forgotten),
+    /// and with [`Error::ProtocolViolation`] when acceptors report two values at one ballot.
+    pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Lease>) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
+        let wraps = self.mutation == Some(Mutation::SlotWraps);
         // Each attempt owns the value while it runs, lends it to its phase 2 proposal, and
         // hands it back when it fails, so the value is never copied.
         let mut value = value;
@@ -475,20 +497,24 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 self.backoff(attempt).await;
             }
             failures.clear();
-            if let (1, Some(ballot)) = (attempt, lease) {
-                let (mut round, proposal) = Attempt::leased_lent(n, slot, ballot, std::mem::take(&mut value))?;
+            if let (1, Some(lease)) = (attempt, lease.filter(|l| l.covers(slot))) {
+                let (mut round, proposal) =
+                    Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
                     Progress::Chosen(_) => {
-                        return Ok(Decision { value: proposal.value, lease: Some((ballot, slot + 1)) });
+                        return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, wraps) });
                     }
                     Progress::Failed { promised } => self.ids.observe(promised),
+                    Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                    Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
                     Progress::Accept(_) | Progress::Waiting => {}
                 }
                 value = round.into_value_lent(Some(proposal.value));
                 continue;
             }
             let ballot = self.ids.next()?;
-            let (mut round, request) = Attempt::new(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value))?;
+            let (mut round, request) =
+                Attempt::new_mutated(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value), self.mutation)?;
             round.lend_value();
             let progress = self
                 .phase(
@@ -502,10 +528,12 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 .await;
             let proposed = match progress {
                 Progress::Accept(proposal) => {
-                    let next_lease = round.lease_from().map(|from| (ballot, from));
+                    let next_lease = round.lease();
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
                         Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
                         Progress::Failed { promised } => self.ids.observe(promised),
+                        Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                        Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
                         Progress::Accept(_) | Progress::Waiting => {}
                     }
                     Some(proposal.value)
@@ -514,6 +542,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     self.ids.observe(promised);
                     None
                 }
+                Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
                 Progress::Chosen(_) | Progress::Waiting => None,
             };
             value = round.into_value_lent(proposed);
@@ -563,6 +593,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
+        let ignores_trim = self.mutation == Some(Mutation::IgnoresTrimPoint);
         let on_result = move |i, result| {
             let progress = match result {
                 Ok(reply) => {
@@ -571,6 +602,10 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                         failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
                     }
                     on_reply(i, Some(reply))
+                }
+                // A trimmed slot was chosen: nothing is left to decide, whoever says so.
+                Err(Error::Trimmed { first, .. }) if !ignores_trim => {
+                    return ControlFlow::Break(Progress::Trimmed { first })
                 }
                 Err(error) => {
                     failures.push(AcceptorFailure { acceptor: i, error });
@@ -620,20 +655,39 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 pub struct ReplicatedLog<C, S> {
     proposer: Proposer<C, S>,
     next_slot: AtomicU64,
-    /// Multi-Paxos leader lease `(ballot, first slot)`: appends at or past that slot skip
-    /// phase 1. Dropped at the first failure.
-    lease: Mutex<Option<(Ballot, Slot)>>,
+    /// Multi-Paxos leader lease: appends at or past its first slot skip phase 1. Dropped at
+    /// the first failure.
+    lease: Mutex<Option<Lease>>,
+}
+
+/// The error of an append past the last slot.
+fn log_full(slot: Slot) -> Error {
+    Error::InvalidArgument(format!("the log is full: slot {slot} is past the last slot, {LAST_SLOT}"))
 }
 
 impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
-    /// A log handle that appends through `proposer`.
+    /// A log handle that appends through `proposer`, starting at slot 0. A handle learns
+    /// where the log really starts from the acceptors: slots they trimmed are skipped, and
+    /// slots other writers took are learned and skipped.
     pub fn new(proposer: Proposer<C, S>) -> Self {
-        ReplicatedLog { proposer, next_slot: AtomicU64::new(0), lease: Mutex::new(None) }
+        Self::starting_at(proposer, 0)
+    }
+
+    /// A log handle whose first append tries `slot` (for a node that already applied the
+    /// log up to there).
+    pub fn starting_at(proposer: Proposer<C, S>, slot: Slot) -> Self {
+        ReplicatedLog { proposer, next_slot: AtomicU64::new(slot), lease: Mutex::new(None) }
     }
 
     /// The proposer inside.
     pub fn proposer(&self) -> &Proposer<C, S> {
         &self.proposer
+    }
+
+    #[doc(hidden)]
+    /// Test-only: inject a protocol bug, to prove the simulator catches it.
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.proposer.set_mutation(mutation);
     }
 
     /// The lowest slot this handle has not yet seen chosen.
@@ -642,7 +696,9 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     }
 
     /// Append `value` at the first free slot. Slots already taken by other writers are
-    /// learned and skipped. Returns the entry holding `value`.
+    /// learned and skipped, and so are slots the acceptors trimmed. Returns the entry
+    /// holding `value`. Past the last slot ([`LAST_SLOT`]) appends fail with
+    /// [`Error::InvalidArgument`].
     ///
     /// Values are compared by bytes: if two writers append identical bytes, each may
     /// find "its" value at the same slot. Put a unique id in values that must not merge.
@@ -652,39 +708,68 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
         loop {
-            let (slot, lease) = self.reserve_slot();
+            let (slot, lease) = self.reserve_slot()?;
             let decision = match self.proposer.decide(slot, value.clone(), lease).await {
                 Ok(decision) => decision,
+                Err(Error::Trimmed { first, .. }) if first > slot => {
+                    // The log starts later than this handle knew: go on from there.
+                    self.set_lease(None);
+                    self.next_slot.fetch_max(first, Ordering::SeqCst);
+                    continue;
+                }
                 Err(e) => {
                     self.set_lease(None);
                     return Err(e);
                 }
             };
             self.set_lease(decision.lease);
-            self.next_slot.fetch_max(slot + 1, Ordering::SeqCst);
+            let after = match self.proposer.mutation {
+                Some(Mutation::SlotWraps) => slot.wrapping_add(1),
+                _ => slot.saturating_add(1),
+            };
+            self.next_slot.fetch_max(after, Ordering::SeqCst);
             if decision.value == value {
                 return Ok(Entry { slot, value: decision.value });
             }
         }
     }
 
-    /// The slot to try next and, if this handle holds a lease covering it, the lease's
-    /// ballot. Under a lease each append takes a slot of its own (one ballot must never
-    /// carry two values at one slot); without one, concurrent appends race for a slot.
-    fn reserve_slot(&self) -> (Slot, Option<Ballot>) {
+    /// The slot to try next and, if this handle holds a lease covering it, the lease. Under
+    /// a lease each append takes a slot of its own (one ballot must never carry two values
+    /// at one slot); without one, concurrent appends race for a slot.
+    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>)> {
         let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
+        let mutation = self.proposer.mutation;
+        let last = if mutation.is_some_and(Mutation::uses_last_slot) { u64::MAX } else { LAST_SLOT };
         match lease {
-            Some((ballot, from)) => {
-                let slot = self.next_slot.fetch_add(1, Ordering::SeqCst);
-                (slot, (slot >= from).then_some(ballot))
+            Some(lease) => {
+                let slot = if mutation == Some(Mutation::SlotWraps) {
+                    self.next_slot.fetch_add(1, Ordering::SeqCst)
+                } else {
+                    self.next_slot
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s <= last).then(|| s.saturating_add(1)))
+                        .map_err(log_full)?
+                };
+                Ok((slot, lease.covers(slot).then_some(lease)))
             }
-            None => (self.next_slot.load(Ordering::SeqCst), None),
+            None => {
+                let slot = self.next_slot.load(Ordering::SeqCst);
+                if slot > last {
+                    return Err(log_full(slot));
+                }
+                Ok((slot, None))
+            }
         }
     }
 
-    fn set_lease(&self, lease: Option<(Ballot, Slot)>) {
+    /// Take the lease a decision returned. A lease at a lower ballot than the one held (a
+    /// slower append finishing late) does not replace it.
+    fn set_lease(&self, lease: Option<Lease>) {
         if let Ok(mut guard) = self.lease.lock() {
-            *guard = lease;
+            *guard = match (lease, *guard) {
+                (Some(new), Some(old)) if new.ballot() < old.ballot() => Some(old),
+                _ => lease,
+            };
         }
     }
 
@@ -701,44 +786,56 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// accepts are split over ballots) is decided on the spot by running Paxos on it, with
     /// the highest accepted value reported there (or an empty value) as the proposal, so a
     /// reader never waits for a writer that is gone. Paxos keeps whatever was already chosen.
+    ///
+    /// Fails with [`Error::Trimmed`], naming the first slot still held, when `from` was
+    /// trimmed and its value is gone.
     pub async fn read(&self, from: Slot, max: usize) -> Result<Vec<Entry>> {
         /// Holes decided per call, so one read stays bounded.
         const MAX_REPAIRS: usize = 16;
         let mut entries = Vec::new();
         let mut next = from;
         let mut repairs = 0;
-        while entries.len() < max {
-            let (mut chosen, mut reported) = self.tally(next).await?;
-            while entries.len() < max {
+        while entries.len() < max && next <= LAST_SLOT {
+            let Tally { mut chosen, mut reported, first } = self.tally(next).await?;
+            while entries.len() < max && next <= LAST_SLOT {
                 let Some(value) = chosen.remove(&next) else { break };
                 entries.push(Entry { slot: next, value });
-                next += 1;
+                next = next.saturating_add(1);
+            }
+            if first > next {
+                // `next` was trimmed somewhere and a majority no longer tells its value.
+                if entries.is_empty() {
+                    return Err(Error::Trimmed { slot: next, first });
+                }
+                break;
             }
             let hole = chosen.keys().next().is_some_and(|&later| later > next);
-            if entries.len() >= max || !hole || repairs == MAX_REPAIRS {
+            if entries.len() >= max || !hole || repairs == MAX_REPAIRS || next > LAST_SLOT {
                 break;
             }
             let filler = reported.remove(&next).map(|(_, value)| value).unwrap_or_default();
-            let value = self.proposer.propose_at(next, filler).await?;
+            let value = match self.proposer.propose_at(next, filler).await {
+                Ok(value) => value,
+                Err(Error::Trimmed { .. }) if !entries.is_empty() => break,
+                Err(e) => return Err(e),
+            };
             entries.push(Entry { slot: next, value });
-            next += 1;
+            next = next.saturating_add(1);
             repairs += 1;
         }
         self.next_slot.fetch_max(next, Ordering::SeqCst);
         Ok(entries)
     }
 
-    /// Ask every acceptor what it accepted from `from` on: the slots a majority chose (with
-    /// their values), and for the others the highest-ballot proposal any acceptor reported.
-    #[allow(clippy::type_complexity)]
-    async fn tally(&self, from: Slot) -> Result<(BTreeMap<Slot, Vec<u8>>, BTreeMap<Slot, (Ballot, Vec<u8>)>)> {
+    /// Ask every acceptor what it accepted from `from` on.
+    async fn tally(&self, from: Slot) -> Result<Tally> {
         let clients = self.proposer.clients();
         let n = clients.len();
         let request = Request { id: 0, attempt: 0, slot: from };
         let mut learner = Learner::starting_at(n, from);
-        let mut chosen = BTreeMap::new();
-        let mut reported: BTreeMap<Slot, (Ballot, Vec<u8>)> = BTreeMap::new();
+        let mut tally = Tally { chosen: BTreeMap::new(), reported: BTreeMap::new(), first: 0 };
         let mut failures = Vec::new();
+        let mut violation = None;
         let calls = clients.iter().map(|c| c.observe(&request));
         let config = &self.proposer.config;
         let sleeper = &self.proposer.sleeper;
@@ -749,21 +846,39 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             |i, result| {
                 match result {
                     Ok(proposals) => {
-                        for p in proposals.iter().filter(|p| p.slot >= from) {
-                            if let Some(entry) = learner.on_accepted(i, p) {
-                                chosen.insert(entry.slot, entry.value);
+                        for p in &proposals {
+                            if p.id == 0 {
+                                // A trim marker: this acceptor forgot the slots below.
+                                tally.first = tally.first.max(p.slot);
+                                continue;
                             }
-                            if reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
-                                reported.insert(p.slot, (p.id, p.value.clone()));
+                            if p.slot < from {
+                                continue;
+                            }
+                            match learner.on_accepted(i, p) {
+                                Ok(Some(entry)) => {
+                                    tally.chosen.insert(entry.slot, entry.value);
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    violation = Some(e);
+                                    return ControlFlow::Break(());
+                                }
+                            }
+                            if tally.reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
+                                tally.reported.insert(p.slot, (p.id, p.value.clone()));
                             }
                         }
                     }
                     Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
                 }
-                ControlFlow::<()>::Continue(())
+                ControlFlow::Continue(())
             },
         )
         .await;
+        if let Some(e) = violation {
+            return Err(e);
+        }
         if n - failures.len() < majority(n) {
             return Err(Error::NoQuorum {
                 needed: majority(n),
@@ -772,7 +887,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 failures: Failures(failures),
             });
         }
-        Ok((chosen, reported))
+        Ok(tally)
     }
 
     /// Every chosen entry from slot `from` on, in slot order, then each new one as it is
@@ -800,7 +915,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             }
             loop {
                 if let Some(entry) = buffered.pop_front() {
-                    let after = entry.slot + 1;
+                    let after = entry.slot.saturating_add(1);
                     return Some((Ok(entry), (after, buffered, false)));
                 }
                 match self.wait(next, 256, Duration::from_secs(3600)).await {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::message::Ballot;
+use crate::message::{Ballot, Slot};
 
 /// Anything a user's callback (client, log, id generator) can fail with: kept as the
 /// `source` of the [`Error`], so a binding can hand the original exception back as the cause.
@@ -98,6 +98,20 @@ pub enum Error {
     /// The object was closed, or poisoned by an earlier storage failure.
     #[error("closed: {0}")]
     Closed(String),
+    /// The slot was trimmed: it was chosen, applied and forgotten, so its value is no longer
+    /// held by the acceptors. The log now starts at `first`.
+    #[error("slot {slot} was trimmed: the log starts at slot {first} now")]
+    Trimmed {
+        /// The slot asked for.
+        slot: Slot,
+        /// The first slot the acceptors still hold.
+        first: Slot,
+    },
+    /// Acceptors reported something that correct Paxos never produces (two values accepted
+    /// at one ballot for one slot, say): a proposer reused a ballot, or a peer is broken.
+    /// Nothing is picked silently; the operation stops here.
+    #[error("protocol violation: {0}")]
+    ProtocolViolation(String),
 }
 
 impl Error {
@@ -114,6 +128,8 @@ impl Error {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
             Error::IdExhausted(_) => "ID_EXHAUSTED",
             Error::Closed(_) => "CLOSED",
+            Error::Trimmed { .. } => "TRIMMED",
+            Error::ProtocolViolation(_) => "PROTOCOL_VIOLATION",
         }
     }
 

@@ -59,7 +59,19 @@ impl Clock for ManualClock {
 }
 
 /// Produces ballots. Every call to `next` returns a ballot higher than any it returned or
-/// observed before, and two generators with different node ids never return the same one.
+/// observed before, and two generators with different node ids never return the same one,
+/// whatever their kinds: every generator here lays a ballot out as `round << 16 | node_id`.
+///
+/// # Ballots across restarts
+/// A generator keeps no state on disk, so a proposer that restarts may draw a ballot its
+/// previous lifetime drew. That is safe, because acceptors make ballots single-use: an
+/// acceptor grants a prepare only for a ballot strictly above its promise, so it grants
+/// each ballot at most once, and only a ballot that a majority granted (or a lease taken
+/// from such a grant) ever carries a value. Two lifetimes that draw the same ballot cannot
+/// both get it granted, since their majorities share an acceptor. The restarted proposer's
+/// old ballots are refused, the refusal names the promise, and the generator leaps past it
+/// ([`observe`](Self::observe)): the first ballot that a majority grants after a restart is
+/// above everything they promised, so it is new.
 pub trait IdGenerator: Send + Sync {
     /// The next ballot.
     fn next(&self) -> Result<Ballot>;
@@ -86,23 +98,48 @@ impl<T: IdGenerator + ?Sized> IdGenerator for Box<T> {
     }
 }
 
-/// Raise `last` so that the next id is built above `seen` (shared by both generators).
-fn observe_max(last: &AtomicU64, seen: Ballot) {
-    last.fetch_max(seen, Ordering::SeqCst);
+/// Bits below the round, holding the node id, in every generator's ballots.
+pub const NODE_BITS: u32 = 16;
+
+/// The highest round: `round << NODE_BITS` must fit in a `u64`.
+const MAX_ROUND: u64 = u64::MAX >> NODE_BITS;
+
+/// The next ballot of `node` above `last` (the last ballot returned or observed), with a
+/// round of at least `floor`. Shared by both generators, so their ballots have one layout.
+fn next_ballot(last: &AtomicU64, node: u16, floor: u64) -> Result<Ballot> {
+    let mut seen = last.load(Ordering::SeqCst);
+    loop {
+        let round = (seen >> NODE_BITS).checked_add(1).filter(|r| *r <= MAX_ROUND).map(|r| r.max(floor.min(MAX_ROUND)));
+        let Some(round) = round else {
+            return Err(Error::IdExhausted(format!("no round above {} for node {node}", seen >> NODE_BITS)));
+        };
+        let candidate = round << NODE_BITS | u64::from(node);
+        match last.compare_exchange(seen, candidate, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return Ok(candidate),
+            Err(current) => seen = current,
+        }
+    }
 }
 
-/// The ancestor's layout, `millis << 8 | server_id`, fixed: ids are strictly increasing
-/// (two calls in one millisecond, or a clock that went backwards, take the next free
-/// "millisecond" instead of repeating or going back), and a rejection's ballot is leapt past.
+/// Ballots whose round is the clock's milliseconds: `millis << 16 | server_id`, the
+/// ancestor's `ServerIDGenerator` with its defects fixed. Ids are strictly increasing (two
+/// calls in one millisecond, or a clock that went backwards, take the next round instead of
+/// repeating or going back), and a rejection's ballot is leapt past.
+///
+/// The ancestor shifted by 8; synodos shifts by 16, the layout of every generator here, so
+/// that a `ServerIdGenerator` and a [`CounterIdGenerator`] in one cluster never draw equal
+/// ballots (server ids are node ids 0..=255). A restart starts at the clock, usually above
+/// every ballot drawn before; where it is not (a clock behind, a burst of more than one
+/// ballot per millisecond, a leap), the acceptors refuse the repeats (see [`IdGenerator`]).
 ///
 /// ```
 /// use synodos::{IdGenerator, ManualClock, ServerIdGenerator};
 /// let clock = ManualClock::new(0x17c96370c09);
 /// let ids = ServerIdGenerator::new(7, clock.clone());
-/// assert_eq!(ids.next().unwrap(), 0x17c96370c0907);
-/// assert_eq!(ids.next().unwrap(), 0x17c96370c0a07); // same millisecond: still higher
+/// assert_eq!(ids.next().unwrap(), 0x17c96370c09 << 16 | 7);
+/// assert_eq!(ids.next().unwrap(), 0x17c96370c0a << 16 | 7); // same millisecond: still higher
 /// clock.set(1); // the clock goes back: still higher
-/// assert!(ids.next().unwrap() > 0x17c96370c0a07);
+/// assert!(ids.next().unwrap() > 0x17c96370c0a << 16 | 7);
 /// ```
 #[derive(Debug)]
 pub struct ServerIdGenerator<C: Clock> {
@@ -120,32 +157,17 @@ impl<C: Clock> ServerIdGenerator<C> {
 
 impl<C: Clock> IdGenerator for ServerIdGenerator<C> {
     fn next(&self) -> Result<Ballot> {
-        let sid = u64::from(self.server_id);
-        let now = self.clock.now_millis().max(1);
-        let mut last = self.last.load(Ordering::SeqCst);
-        loop {
-            let from_clock = now.checked_shl(8).filter(|v| v >> 8 == now).map(|v| v | sid);
-            let after_last =
-                (last >> 8).checked_add(1).and_then(|m| m.checked_shl(8)).filter(|v| v >> 8 == (last >> 8) + 1);
-            let candidate = match (from_clock, after_last.map(|v| v | sid)) {
-                (Some(c), _) if c > last => c,
-                (_, Some(a)) => a,
-                _ => return Err(Error::IdExhausted(format!("no ballot above {last} for server {sid}"))),
-            };
-            match self.last.compare_exchange(last, candidate, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Ok(candidate),
-                Err(current) => last = current,
-            }
-        }
+        next_ballot(&self.last, u16::from(self.server_id), self.clock.now_millis().max(1))
     }
 
     fn observe(&self, seen: Ballot) {
-        observe_max(&self.last, seen)
+        self.last.fetch_max(seen, Ordering::SeqCst);
     }
 }
 
 /// Ballots `round << 16 | node_id`: up to 65,536 nodes and 2^48 rounds, no clock, no
-/// per-millisecond limit.
+/// per-millisecond limit. A new generator starts at round 1; after a restart the acceptors
+/// refuse the rounds drawn before and the generator leaps past them (see [`IdGenerator`]).
 ///
 /// ```
 /// use synodos::{CounterIdGenerator, IdGenerator};
@@ -164,7 +186,7 @@ pub struct CounterIdGenerator {
 
 impl CounterIdGenerator {
     /// Bits below the round, holding the node id.
-    pub const NODE_BITS: u32 = 16;
+    pub const NODE_BITS: u32 = NODE_BITS;
 
     /// A generator for `node_id`.
     pub fn new(node_id: u16) -> Self {
@@ -174,22 +196,11 @@ impl CounterIdGenerator {
 
 impl IdGenerator for CounterIdGenerator {
     fn next(&self) -> Result<Ballot> {
-        let mut last = self.last.load(Ordering::SeqCst);
-        loop {
-            let round = (last >> Self::NODE_BITS) + 1;
-            if round >> (64 - Self::NODE_BITS) != 0 {
-                return Err(Error::IdExhausted(format!("no round above {}", round - 1)));
-            }
-            let candidate = round << Self::NODE_BITS | u64::from(self.node_id);
-            match self.last.compare_exchange(last, candidate, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Ok(candidate),
-                Err(current) => last = current,
-            }
-        }
+        next_ballot(&self.last, self.node_id, 1)
     }
 
     fn observe(&self, seen: Ballot) {
-        observe_max(&self.last, seen)
+        self.last.fetch_max(seen, Ordering::SeqCst);
     }
 }
 
@@ -201,9 +212,9 @@ mod tests {
     fn server_ids_match_the_ancestor_layout_when_the_clock_moves() {
         let clock = ManualClock::new(0x17c96370c09);
         let ids = ServerIdGenerator::new(0xab, clock.clone());
-        assert_eq!(ids.next().unwrap(), 0x17c96370c09ab);
+        assert_eq!(ids.next().unwrap(), 0x17c96370c09 << 16 | 0xab);
         clock.advance(10);
-        assert_eq!(ids.next().unwrap(), (0x17c96370c09 + 10) << 8 | 0xAB);
+        assert_eq!(ids.next().unwrap(), (0x17c96370c09 + 10) << 16 | 0xAB);
     }
 
     #[test]
@@ -217,7 +228,7 @@ mod tests {
             }
             let id = ids.next().unwrap();
             assert!(id > prev, "{id} after {prev}");
-            assert_eq!(id & 0xFF, 3);
+            assert_eq!(id & 0xFFFF, 3);
             prev = id;
         }
     }
@@ -228,7 +239,7 @@ mod tests {
         ids.observe(u64::from(u32::MAX));
         let id = ids.next().unwrap();
         assert!(id > u64::from(u32::MAX));
-        assert_eq!(id & 0xFF, 1);
+        assert_eq!(id & 0xFFFF, 1);
     }
 
     #[test]
@@ -256,6 +267,29 @@ mod tests {
         let big = CounterIdGenerator::new(9);
         big.observe(u64::MAX);
         assert!(matches!(big.next(), Err(Error::IdExhausted(_))));
+    }
+
+    #[test]
+    fn the_two_kinds_never_draw_equal_ballots_for_different_nodes() {
+        // The ancestor's `millis << 8 | id` layout collided with `round << 16 | id` here:
+        // server 7 at millis 0x103 drew 0x10307, counter node 0x307 at round 1 drew 0x10307.
+        let clock = ManualClock::new(0x103);
+        let server = ServerIdGenerator::new(7, clock.clone());
+        let counter = CounterIdGenerator::new(0x307);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2000 {
+            assert!(seen.insert(server.next().unwrap()));
+            assert!(seen.insert(counter.next().unwrap()));
+            clock.advance(1);
+        }
+    }
+
+    #[test]
+    fn the_rounds_end_with_an_error_not_a_wrap() {
+        let ids = ServerIdGenerator::new(1, ManualClock::new(u64::MAX));
+        let first = ids.next().unwrap();
+        assert_eq!(first >> NODE_BITS, MAX_ROUND, "a clock beyond the last round takes the last round");
+        assert!(matches!(ids.next(), Err(Error::IdExhausted(_))));
     }
 
     #[test]

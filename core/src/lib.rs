@@ -51,8 +51,8 @@ pub use file_log::FileLog;
 pub use id::{Clock, CounterIdGenerator, IdGenerator, ManualClock, ServerIdGenerator, SystemClock};
 pub use learner::Learner;
 pub use log::{Log, MemoryLog};
-pub use message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot};
-pub use proposer::{majority, Attempt, Progress};
+pub use message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
+pub use proposer::{majority, Attempt, Lease, Progress};
 
 /// The Rust examples of the top-level README, compiled and run as doc tests.
 #[cfg(all(doctest, feature = "std-timer", feature = "file-log"))]
@@ -80,11 +80,27 @@ pub enum Mutation {
     LearnerQuorumOneShort,
     /// A leader skips phase 1 on later slots even when an acceptor had accepted there.
     LeaseIgnoresFrontier,
+    /// An acceptor grants a prepare at a ballot equal to its promise (hole 1: with a
+    /// restarted proposer that draws its old ballots again, two values get one ballot).
+    PrepareGrantsEqualBallot,
+    /// Slot arithmetic wraps at `u64::MAX` (hole 2): the last slot is not reserved, and a
+    /// lease taken there wraps to slot 0.
+    SlotWraps,
+    /// The last slot is not reserved, so `frontier` saturates at `u64::MAX` (hole 3) and a
+    /// phase 1 at `u64::MAX - 1` leases a slot that holds a chosen value.
+    FrontierSaturates,
+    /// `AsyncAcceptor` changes its state, then awaits the write, and a dropped call leaves
+    /// state that was never written (hole 4).
+    AsyncAcceptorNotCancelSafe,
+    /// A log handle ignores the trim point acceptors report (hole 5).
+    IgnoresTrimPoint,
+    /// A promise without `frontier` counts as "accepted nothing anywhere" (hole 6).
+    AbsentFrontierMeansZero,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::AncestorAttemptGate,
         Mutation::AcceptDoesNotRaisePromise,
         Mutation::AcceptIgnoresPromise,
@@ -93,5 +109,16 @@ impl Mutation {
         Mutation::RecoveryForgetsPromise,
         Mutation::LearnerQuorumOneShort,
         Mutation::LeaseIgnoresFrontier,
+        Mutation::PrepareGrantsEqualBallot,
+        Mutation::SlotWraps,
+        Mutation::FrontierSaturates,
+        Mutation::AsyncAcceptorNotCancelSafe,
+        Mutation::IgnoresTrimPoint,
+        Mutation::AbsentFrontierMeansZero,
     ];
+
+    /// Whether this mutation lifts the reservation of the last slot (`u64::MAX`).
+    pub(crate) fn uses_last_slot(self) -> bool {
+        matches!(self, Mutation::SlotWraps | Mutation::FrontierSaturates)
+    }
 }

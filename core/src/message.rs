@@ -15,7 +15,23 @@ use crate::error::Error;
 pub type Ballot = u64;
 
 /// A position in the replicated log. Single-decree Paxos uses slot 0.
+///
+/// Slots run from 0 to [`LAST_SLOT`]; `u64::MAX` itself is reserved, so that "one past a
+/// slot" (a [`Promise::frontier`], a lease's first slot) always fits in a `u64` and never
+/// saturates into a value that means something else.
 pub type Slot = u64;
+
+/// The highest slot a value can be chosen at (`u64::MAX - 1`). Acceptors and proposers
+/// refuse `u64::MAX`, and a log whose last slot is taken refuses further appends.
+pub const LAST_SLOT: Slot = u64::MAX - 1;
+
+/// Refuse the reserved slot `u64::MAX` (see [`LAST_SLOT`]).
+pub(crate) fn check_slot(slot: Slot) -> Result<(), Error> {
+    if slot > LAST_SLOT {
+        return Err(Error::InvalidArgument(format!("slot {slot} is reserved: slots run from 0 to {LAST_SLOT}")));
+    }
+    Ok(())
+}
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -41,11 +57,15 @@ pub struct Request {
 
 /// Phase 1b: an acceptor's answer to a [`Request`].
 ///
-/// `id` and `slot` echo the request. When the request was granted `promised` is absent
-/// (0); when it was rejected `promised` is the higher ballot the acceptor had already
-/// promised, so the proposer can leap past it. Either way `accepted` carries the highest
-/// ballot and value this acceptor has accepted for the slot (the ancestor sent it only
-/// when `attempt > 1`, which let a first attempt overwrite a chosen value).
+/// `id` and `slot` echo the request. When the request was granted `promised` and
+/// `trimmed` are absent (0); when it was rejected `promised` is the ballot the acceptor had
+/// already promised (at least `id`: a ballot is granted only once), so the proposer can leap
+/// past it. Either way `accepted` carries the highest ballot and value this acceptor has
+/// accepted for the slot (the ancestor sent it only when `attempt > 1`, which let a first
+/// attempt overwrite a chosen value).
+///
+/// A hand-written acceptor must send `frontier` to let a proposer lead (skip phase 1 on
+/// later slots); one that leaves it out is safe, it only costs the lease.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Promise {
     /// The ballot of the request this answers.
@@ -57,20 +77,26 @@ pub struct Promise {
     /// What the acceptor has accepted for this slot, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Proposal>,
-    /// Non-zero only in a rejection: the ballot the acceptor has promised, higher than `id`.
+    /// Non-zero only in a rejection: the ballot the acceptor has promised, at least `id`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub promised: Ballot,
-    /// One past the highest slot at which this acceptor has accepted anything (0 if none).
-    /// When a majority grant ballot `b` at slot `s` with every `frontier <= s + 1`, the
-    /// proposer may skip phase 1 at `b` for every later slot (the Multi-Paxos leader path).
+    /// One past the highest slot at which this acceptor has accepted anything (`Some(0)` if
+    /// none). When a majority grant ballot `b` at slot `s`, each with `frontier <= s + 1`,
+    /// the proposer may skip phase 1 at `b` for every later slot (the Multi-Paxos leader
+    /// path). Absent (`None`, as from the ancestor's acceptors) means unknown: no lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<Slot>,
+    /// Non-zero only when the request's slot was trimmed at this acceptor: slots below
+    /// `trimmed` were chosen and forgotten, so the prepare is refused and the proposer should
+    /// move on to `trimmed` (or later). How a new log handle learns where the log starts.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub frontier: Slot,
+    pub trimmed: Slot,
 }
 
 impl Promise {
     /// Whether the acceptor granted the promise.
     pub fn is_granted(&self) -> bool {
-        self.promised == 0
+        self.promised == 0 && self.trimmed == 0
     }
 }
 
@@ -79,6 +105,9 @@ impl Promise {
 ///
 /// In an answer, `id` and `slot` echo the request, `value` is left empty (the proposer has
 /// it), and `promised` is non-zero only in a rejection, as in [`Promise`].
+///
+/// In an `observe` answer, an entry with `id` 0 (never a real ballot) is a trim marker:
+/// slots below its `slot` were chosen and forgotten at that acceptor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Proposal {
     /// The ballot.

@@ -20,6 +20,52 @@ pub enum Progress {
         /// The highest ballot seen in a rejection.
         promised: Ballot,
     },
+    /// An acceptor reported the slot trimmed: it was chosen and forgotten. Nothing can be
+    /// chosen there any more; the log goes on at `first`.
+    Trimmed {
+        /// The first slot that acceptor still holds.
+        first: Slot,
+    },
+    /// The acceptors' answers break a rule of Paxos (two values accepted at one ballot for
+    /// this slot): the attempt stops rather than pick one.
+    Violation(String),
+}
+
+/// The right to skip phase 1: ballot `ballot` was granted by a majority at a slot below
+/// `from`, none of which had accepted anything at `from` or later. Only
+/// [`Attempt::lease`] makes one, so phase 1 can be skipped only at a ballot that passed it.
+///
+/// A holder must propose at most one value per slot under one lease (the ballot would
+/// otherwise carry two values at one slot); [`crate::ReplicatedLog`] hands each append a
+/// slot of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lease {
+    ballot: Ballot,
+    from: Slot,
+}
+
+impl Lease {
+    /// The leased ballot.
+    pub fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+
+    /// The first slot the lease covers.
+    pub fn from(&self) -> Slot {
+        self.from
+    }
+
+    /// Whether the lease lets `slot` skip phase 1.
+    pub fn covers(&self, slot: Slot) -> bool {
+        slot >= self.from
+    }
+
+    /// The same lease, for the slots after `slot` (after a leased value was chosen there).
+    /// `None` past the last slot; `wraps` is the injected bug of wrapping to slot 0 instead.
+    pub(crate) fn beyond(&self, slot: Slot, wraps: bool) -> Option<Lease> {
+        let from = if wraps { slot.wrapping_add(1) } else { slot.checked_add(1)? };
+        Some(Lease { ballot: self.ballot, from })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +115,9 @@ pub struct Attempt {
     refused: usize,
     highest_accepted: Option<(Ballot, Vec<u8>)>,
     highest_promised: Ballot,
-    /// Highest `frontier` among the granted promises.
-    frontier: Slot,
+    /// Highest `frontier` among the granted promises; `None` once one of them left it out
+    /// (unknown: no lease).
+    frontier: Option<Slot>,
     /// Whether phase 1 succeeded (so `lease_from` may be asked).
     prepared: bool,
     /// Driver only: the phase 2 proposal takes `value` itself rather than a copy.
@@ -105,6 +152,9 @@ impl Attempt {
         if ballot == 0 {
             return Err(Error::InvalidArgument("ballot 0 is reserved (ballots start at 1)".into()));
         }
+        if !mutation.is_some_and(Mutation::uses_last_slot) {
+            crate::message::check_slot(slot)?;
+        }
         let mut quorum = majority(acceptors);
         if mutation == Some(Mutation::QuorumOneShort) {
             quorum = (quorum - 1).max(1);
@@ -122,7 +172,7 @@ impl Attempt {
             refused: 0,
             highest_accepted: None,
             highest_promised: 0,
-            frontier: 0,
+            frontier: Some(0),
             prepared: false,
             lent: false,
             mutation,
@@ -130,50 +180,69 @@ impl Attempt {
         Ok((attempt_state, Request { id: ballot, attempt, slot }))
     }
 
-    /// Skip phase 1: start directly in phase 2 at `ballot`, which must hold a lease on `slot`
-    /// (see [`lease_from`](Self::lease_from)). Returns the proposal to send to all.
-    pub fn leased(acceptors: usize, slot: Slot, ballot: Ballot, value: Vec<u8>) -> Result<(Self, Proposal)> {
-        Self::leased_mutated(acceptors, slot, ballot, value, None)
+    /// Skip phase 1: start directly in phase 2 at the lease's ballot, for a slot the lease
+    /// covers. Returns the proposal to send to all.
+    pub fn leased(acceptors: usize, slot: Slot, lease: &Lease, value: Vec<u8>) -> Result<(Self, Proposal)> {
+        Self::leased_mutated(acceptors, slot, lease, value, None)
     }
 
     #[doc(hidden)]
     pub fn leased_mutated(
         acceptors: usize,
         slot: Slot,
-        ballot: Ballot,
+        lease: &Lease,
         value: Vec<u8>,
         mutation: Option<Mutation>,
     ) -> Result<(Self, Proposal)> {
-        Self::leased_with(acceptors, slot, ballot, value, mutation, false)
+        Self::leased_with(acceptors, slot, lease, value, mutation, false)
     }
 
     fn leased_with(
         acceptors: usize,
         slot: Slot,
-        ballot: Ballot,
+        lease: &Lease,
         value: Vec<u8>,
         mutation: Option<Mutation>,
         lent: bool,
     ) -> Result<(Self, Proposal)> {
-        let (mut attempt, _) = Self::new_mutated(acceptors, slot, ballot, 1, value, mutation)?;
+        if !lease.covers(slot) {
+            return Err(Error::InvalidArgument(format!(
+                "the lease of ballot {} covers slots from {} on, not slot {slot}",
+                lease.ballot, lease.from
+            )));
+        }
+        let (mut attempt, _) = Self::new_mutated(acceptors, slot, lease.ballot, 1, value, mutation)?;
         attempt.phase = Phase::Accepting;
         attempt.lent = lent;
         let value = if lent { std::mem::take(&mut attempt.value) } else { attempt.value.clone() };
-        Ok((attempt, Proposal::new(ballot, slot, value)))
+        Ok((attempt, Proposal::new(lease.ballot, slot, value)))
     }
 
     /// After phase 1 succeeded: the first slot from which this ballot may skip phase 1
     /// (every acceptor of the granting majority had accepted nothing at or beyond it, and
-    /// each promised this ballot for all slots). `None` before phase 1 succeeded, or when
-    /// some acceptor of the majority had accepted beyond this slot.
+    /// each promised this ballot for all slots). `None` before phase 1 succeeded, when
+    /// some acceptor of the majority had accepted beyond this slot or did not say (no
+    /// `frontier`), or when this is the last slot.
     ///
     /// Safe because a value chosen at a lower ballot in a later slot would have needed a
     /// majority, which intersects the granting one, whose members report nothing there; and
     /// they will refuse lower ballots from now on.
     pub fn lease_from(&self) -> Option<Slot> {
-        let next = self.slot.checked_add(1)?;
-        let frontier_ok = self.frontier <= next || self.mutation == Some(Mutation::LeaseIgnoresFrontier);
-        (self.prepared && frontier_ok).then_some(next)
+        self.lease().map(|l| l.from)
+    }
+
+    /// [`lease_from`](Self::lease_from), as the token [`leased`](Self::leased) takes.
+    pub fn lease(&self) -> Option<Lease> {
+        let wraps = self.mutation == Some(Mutation::SlotWraps);
+        let next = if wraps { self.slot.wrapping_add(1) } else { self.slot.checked_add(1)? };
+        let frontier = match (self.frontier, self.mutation) {
+            (None, Some(Mutation::AbsentFrontierMeansZero)) => Some(0),
+            (f, _) => f,
+        };
+        let frontier_ok = frontier.is_some_and(|f| f <= next)
+            || self.mutation == Some(Mutation::LeaseIgnoresFrontier)
+            || (wraps && next == 0);
+        (self.prepared && frontier_ok).then_some(Lease { ballot: self.ballot, from: next })
     }
 
     /// The value this attempt was started with (never one it adopted from an acceptor),
@@ -206,10 +275,11 @@ impl Attempt {
     pub(crate) fn leased_lent(
         acceptors: usize,
         slot: Slot,
-        ballot: Ballot,
+        lease: &Lease,
         value: Vec<u8>,
+        mutation: Option<Mutation>,
     ) -> Result<(Self, Proposal)> {
-        Self::leased_with(acceptors, slot, ballot, value, None, true)
+        Self::leased_with(acceptors, slot, lease, value, mutation, true)
     }
 
     /// The ballot of this attempt.
@@ -255,13 +325,29 @@ impl Attempt {
         if !self.first_answer(from) {
             return Progress::Waiting;
         }
+        if promise.trimmed > self.slot && self.mutation != Some(Mutation::IgnoresTrimPoint) {
+            // Only chosen slots are trimmed: there is nothing left to decide here.
+            self.phase = Phase::Done;
+            return Progress::Trimmed { first: promise.trimmed };
+        }
         if !promise.is_granted() {
             return self.refuse(promise.promised);
         }
-        self.frontier = self.frontier.max(promise.frontier);
+        self.frontier = match (self.frontier, promise.frontier) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
         if let Some(acc) = &promise.accepted {
-            if self.highest_accepted.as_ref().is_none_or(|(b, _)| acc.id > *b) {
-                self.highest_accepted = Some((acc.id, acc.value.clone()));
+            match &self.highest_accepted {
+                Some((b, v)) if acc.id == *b && acc.value != *v => {
+                    self.phase = Phase::Done;
+                    return Progress::Violation(format!(
+                        "two different values were accepted at ballot {b} for slot {}: a ballot was reused",
+                        self.slot
+                    ));
+                }
+                Some((b, _)) if acc.id <= *b => {}
+                _ => self.highest_accepted = Some((acc.id, acc.value.clone())),
             }
         }
         self.granted += 1;
@@ -314,6 +400,7 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::LAST_SLOT;
 
     fn granted(id: Ballot, accepted: Option<Proposal>) -> Promise {
         Promise { id, accepted, ..Default::default() }
@@ -370,7 +457,8 @@ mod tests {
         assert_eq!(a.on_failure(1), Progress::Failed { promised: 0 });
         assert_eq!(a.into_value_lent(None), b"mine");
         // Leased: the proposal takes the value.
-        let (mut a, p) = Attempt::leased_lent(3, 0, 100, b"mine".to_vec()).unwrap();
+        let lease = Lease { ballot: 100, from: 0 };
+        let (mut a, p) = Attempt::leased_lent(3, 0, &lease, b"mine".to_vec(), None).unwrap();
         assert_eq!(p.value, b"mine");
         a.on_accepted(0, &ack(200));
         a.on_accepted(1, &ack(200));
@@ -411,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_lease_is_offered_only_when_the_majority_accepted_nothing_beyond_the_slot() {
-        let promise = |frontier| Promise { id: 9, slot: 4, frontier, ..Default::default() };
+        let promise = |frontier| Promise { id: 9, slot: 4, frontier: Some(frontier), ..Default::default() };
         let (mut a, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
         assert_eq!(a.lease_from(), None, "not before phase 1");
         a.on_promise(0, &promise(3));
@@ -421,11 +509,51 @@ mod tests {
         b.on_promise(0, &promise(0));
         b.on_promise(1, &promise(7));
         assert_eq!(b.lease_from(), None, "acceptor 1 accepted at slot 6");
-        let (mut leased, proposal) = Attempt::leased(3, 5, 9, b"w".to_vec()).unwrap();
+        let lease = a.lease().unwrap();
+        assert!(matches!(Attempt::leased(3, 4, &lease, b"w".to_vec()), Err(Error::InvalidArgument(_))));
+        let (mut leased, proposal) = Attempt::leased(3, 5, &lease, b"w".to_vec()).unwrap();
         assert_eq!(proposal, Proposal::new(9, 5, b"w".to_vec()));
         let ack = Proposal::new(9, 5, vec![]);
         leased.on_accepted(0, &ack);
         assert_eq!(leased.on_accepted(2, &ack), Progress::Chosen(b"w".to_vec()));
+    }
+
+    #[test]
+    fn an_absent_frontier_means_no_lease() {
+        let (mut a, _) = Attempt::new(3, 4, 9, 1, b"v".to_vec()).unwrap();
+        a.on_promise(0, &Promise { id: 9, slot: 4, frontier: Some(0), ..Default::default() });
+        a.on_promise(1, &Promise { id: 9, slot: 4, frontier: None, ..Default::default() });
+        assert_eq!(a.lease_from(), None, "acceptor 1 did not say what it accepted beyond slot 4");
+    }
+
+    #[test]
+    fn the_last_slot_is_never_leased_and_the_reserved_one_refused() {
+        let (mut a, _) = Attempt::new(3, LAST_SLOT, 9, 1, b"v".to_vec()).unwrap();
+        let full = Promise { id: 9, slot: LAST_SLOT, frontier: Some(u64::MAX), ..Default::default() };
+        a.on_promise(0, &full);
+        a.on_promise(1, &full);
+        assert_eq!(a.lease_from(), Some(u64::MAX), "a lease from u64::MAX covers no usable slot");
+        assert!(matches!(Attempt::leased(3, u64::MAX, &a.lease().unwrap(), vec![]), Err(Error::InvalidArgument(_))));
+        assert!(matches!(Attempt::new(3, u64::MAX, 9, 1, vec![]), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn two_values_at_one_ballot_are_a_violation_not_a_choice() {
+        let (mut a, _) = Attempt::new(3, 0, 100, 1, b"mine".to_vec()).unwrap();
+        a.on_promise(0, &granted(100, Some(Proposal::new(10, 0, b"old".to_vec()))));
+        assert!(matches!(
+            a.on_promise(1, &granted(100, Some(Proposal::new(10, 0, b"new".to_vec())))),
+            Progress::Violation(_)
+        ));
+        assert_eq!(a.on_promise(2, &granted(100, None)), Progress::Waiting, "the attempt is over");
+    }
+
+    #[test]
+    fn a_trimmed_slot_ends_the_attempt() {
+        let (mut a, _) = Attempt::new(3, 2, 100, 1, b"mine".to_vec()).unwrap();
+        let trimmed = Promise { id: 100, slot: 2, trimmed: 7, ..Default::default() };
+        assert!(!trimmed.is_granted());
+        assert_eq!(a.on_promise(0, &trimmed), Progress::Trimmed { first: 7 });
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::id::{CounterIdGenerator, IdGenerator};
 use crate::learner::Learner;
 use crate::log::{Log, MemoryLog};
 use crate::message::{Ballot, Promise, Proposal, Request, Slot};
-use crate::proposer::{majority, Attempt, Progress};
+use crate::proposer::{majority, Attempt, Lease, Progress};
 #[cfg(feature = "file-log")]
 use crate::sim_disk::{Crash, SimDir, SimDisk};
 use crate::Mutation;
@@ -196,8 +196,8 @@ struct SimProposer {
     /// Bumped on every new attempt, so stale retry timers are ignored.
     epoch: u64,
     failures_in_row: u32,
-    /// Multi-Paxos leader lease: (ballot, first slot) where phase 1 may be skipped.
-    lease: Option<(Ballot, Slot)>,
+    /// Multi-Paxos leader lease: where phase 1 may be skipped.
+    lease: Option<Lease>,
 }
 
 struct World {
@@ -273,8 +273,8 @@ impl World {
         prop.epoch += 1;
         let (slot, attempt_no, epoch) = (prop.slot, prop.attempt_no, prop.epoch);
         // A leader with a lease goes straight to phase 2, once per slot.
-        if let Some((ballot, _)) = prop.lease.filter(|&(_, from)| slot >= from && attempt_no == 1) {
-            match Attempt::leased_mutated(n, slot, ballot, value, mutation) {
+        if let Some(lease) = prop.lease.filter(|l| l.covers(slot) && attempt_no == 1) {
+            match Attempt::leased_mutated(n, slot, &lease, value, mutation) {
                 Ok((attempt, proposal)) => {
                     self.proposers[p].attempt = Some(attempt);
                     for a in 0..n {
@@ -320,8 +320,7 @@ impl World {
         match progress {
             Progress::Waiting => {}
             Progress::Accept(proposal) => {
-                let lease =
-                    self.proposers[p].attempt.as_ref().and_then(|a| a.lease_from().map(|from| (a.ballot(), from)));
+                let lease = self.proposers[p].attempt.as_ref().and_then(Attempt::lease);
                 if self.use_leases {
                     self.proposers[p].lease = lease;
                 }
@@ -329,6 +328,8 @@ impl World {
                     self.send(Node::Acceptor(a), Msg::Accept { from: p, proposal: proposal.clone() });
                 }
             }
+            Progress::Trimmed { first } => self.violation(format!("proposer {p}: slot trimmed (first {first})")),
+            Progress::Violation(what) => self.violation(format!("proposer {p}: {what}")),
             Progress::Failed { promised } => {
                 self.proposers[p].lease = None;
                 self.proposers[p].ids.observe(promised);
@@ -480,8 +481,10 @@ impl World {
                 self.on_progress(p, progress);
             }
             Event::Deliver(Node::Learner(l), Msg::Learn { from, proposal }) => {
-                if let Some(entry) = self.learners[l].on_accepted(from, &proposal) {
-                    self.check_learned(&format!("learner {l}"), entry.slot, &entry.value);
+                match self.learners[l].on_accepted(from, &proposal) {
+                    Ok(Some(entry)) => self.check_learned(&format!("learner {l}"), entry.slot, &entry.value),
+                    Ok(None) => {}
+                    Err(e) => self.violation(format!("learner {l}: {e}")),
                 }
             }
             Event::Deliver(Node::Learner(_), _) => {}

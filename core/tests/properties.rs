@@ -26,8 +26,8 @@ proptest! {
     }
 
     #[test]
-    fn promises_round_trip(id: u64, slot: u64, promised: u64, frontier: u64, accepted in proptest::option::of(proposal())) {
-        let p = Promise { id, slot, accepted, promised, frontier };
+    fn promises_round_trip(id: u64, slot: u64, promised: u64, frontier: Option<u64>, trimmed: u64, accepted in proptest::option::of(proposal())) {
+        let p = Promise { id, slot, accepted, promised, frontier, trimmed };
         prop_assert_eq!(wire::from_json::<Promise>(&wire::to_json(&p).unwrap()).unwrap(), p);
     }
 
@@ -44,7 +44,7 @@ proptest! {
             if is_prepare {
                 let reply = core.prepare(&Request { id: ballot, attempt: 1, slot }).unwrap()
                     .persist(&mut promises, &mut accepts).unwrap();
-                prop_assert_eq!(reply.is_granted(), ballot >= before);
+                prop_assert_eq!(reply.is_granted(), ballot > before, "granted only strictly above the promise");
                 if !reply.is_granted() {
                     prop_assert_eq!(reply.promised, before);
                 }
@@ -86,7 +86,7 @@ proptest! {
         for (from, slot, ballot) in reports {
             let from = from % n;
             let value = format!("b{ballot}").into_bytes();
-            let entry = learner.on_accepted(from, &Proposal::new(ballot, slot, value.clone()));
+            let entry = learner.on_accepted(from, &Proposal::new(ballot, slot, value.clone())).unwrap();
             let first_majority = {
                 let set = voters.entry((slot, ballot)).or_default();
                 set.insert(from) && set.len() == n / 2 + 1

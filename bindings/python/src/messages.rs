@@ -117,9 +117,16 @@ pub struct PyPromise(pub Promise);
 #[pymethods]
 impl PyPromise {
     #[new]
-    #[pyo3(signature = (id = 0, slot = 0, accepted = None, promised = 0, frontier = 0))]
-    fn new(id: u64, slot: u64, accepted: Option<&Bound<'_, PyProposal>>, promised: u64, frontier: u64) -> Self {
-        PyPromise(Promise { id, slot, accepted: accepted.map(|p| p.get().0.clone()), promised, frontier })
+    #[pyo3(signature = (id = 0, slot = 0, accepted = None, promised = 0, frontier = None, trimmed = 0))]
+    fn new(
+        id: u64,
+        slot: u64,
+        accepted: Option<&Bound<'_, PyProposal>>,
+        promised: u64,
+        frontier: Option<u64>,
+        trimmed: u64,
+    ) -> Self {
+        PyPromise(Promise { id, slot, accepted: accepted.map(|p| p.get().0.clone()), promised, frontier, trimmed })
     }
     /// The ballot of the request this answers.
     #[getter]
@@ -141,10 +148,16 @@ impl PyPromise {
     fn promised(&self) -> u64 {
         self.0.promised
     }
-    /// One past the highest slot this acceptor has accepted anything at (0 if none).
+    /// One past the highest slot this acceptor has accepted anything at (0 if none);
+    /// `None` when the acceptor did not say, which means unknown (no leader lease).
     #[getter]
-    fn frontier(&self) -> u64 {
+    fn frontier(&self) -> Option<u64> {
         self.0.frontier
+    }
+    /// Non-zero only when the slot was trimmed at the acceptor: the first slot it still holds.
+    #[getter]
+    fn trimmed(&self) -> u64 {
+        self.0.trimmed
     }
     /// Whether the promise was granted.
     fn is_granted(&self) -> bool {
@@ -155,9 +168,11 @@ impl PyPromise {
             None => "None".to_string(),
             Some(p) => PyProposal(p.clone()).__repr__(py),
         };
+        let frontier = self.0.frontier.map_or_else(|| "None".to_string(), |f| f.to_string());
+        let trimmed = if self.0.trimmed == 0 { String::new() } else { format!(", trimmed={}", self.0.trimmed) };
         format!(
-            "Promise(id={}, slot={}, accepted={}, promised={}, frontier={})",
-            self.0.id, self.0.slot, accepted, self.0.promised, self.0.frontier
+            "Promise(id={}, slot={}, accepted={}, promised={}, frontier={frontier}{trimmed})",
+            self.0.id, self.0.slot, accepted, self.0.promised
         )
     }
     /// The JSON wire form.

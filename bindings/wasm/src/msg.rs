@@ -25,6 +25,8 @@ extern "C" {
     fn accepted(this: &MsgObj) -> JsValue;
     #[wasm_bindgen(method, getter, structural)]
     fn frontier(this: &MsgObj) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn trimmed(this: &MsgObj) -> JsValue;
     #[wasm_bindgen(method, setter, structural)]
     fn set_id(this: &MsgObj, v: u64);
     #[wasm_bindgen(method, setter, structural)]
@@ -39,6 +41,8 @@ extern "C" {
     fn set_accepted(this: &MsgObj, v: &JsValue);
     #[wasm_bindgen(method, setter, structural)]
     fn set_frontier(this: &MsgObj, v: u64);
+    #[wasm_bindgen(method, setter, structural)]
+    fn set_trimmed(this: &MsgObj, v: u64);
 }
 
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -131,7 +135,16 @@ pub(crate) fn promise_from(v: &JsValue) -> Result<Promise> {
         slot: u64_from(&o.slot(), "promise.slot")?,
         accepted,
         promised: u64_from(&o.promised(), "promise.promised")?,
-        frontier: u64_from(&o.frontier(), "promise.frontier")?,
+        // Absent means unknown (no lease), never 0.
+        frontier: {
+            let f = o.frontier();
+            if f.is_undefined() || f.is_null() {
+                None
+            } else {
+                Some(u64_from(&f, "promise.frontier")?)
+            }
+        },
+        trimmed: u64_from(&o.trimmed(), "promise.trimmed")?,
     })
 }
 
@@ -145,7 +158,12 @@ pub(crate) fn promise_to(p: &Promise) -> JsValue {
         None => o.set_accepted(&JsValue::NULL),
     }
     o.set_promised(p.promised);
-    o.set_frontier(p.frontier);
+    if let Some(f) = p.frontier {
+        o.set_frontier(f);
+    }
+    if p.trimmed != 0 {
+        o.set_trimmed(p.trimmed);
+    }
     o.into()
 }
 
