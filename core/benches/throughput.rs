@@ -162,7 +162,7 @@ fn learner_memory() {
             // Out of order by up to 8 slots, each acceptor reporting every slot.
             let s = slot ^ 7;
             for a in 0..3 {
-                learner.on_accepted(a, &Proposal::new(1, s, b"value-0123456789".to_vec()));
+                let _ = learner.on_accepted(a, &Proposal::new(1, s, b"value-0123456789".to_vec()));
                 peak = peak.max(LIVE.load(Ordering::Relaxed) - before);
             }
             slot += 1;

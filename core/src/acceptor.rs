@@ -52,7 +52,7 @@ fn encode_trim_marker(below: Slot) -> Vec<u8> {
     encode_accept(&Proposal::new(0, below, Vec::new()), Vec::new())
 }
 
-fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
+pub(crate) fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
     let (slot, rest) = data.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
     let (ballot, value) = rest.split_first_chunk::<8>().ok_or_else(|| short_record(seq, data))?;
     Ok(Proposal::new(u64::from_le_bytes(*ballot), u64::from_le_bytes(*slot), value))
@@ -476,7 +476,14 @@ impl Acceptor {
 impl<P: Log, A: Log> Acceptor<P, A> {
     /// Build an acceptor over two logs, recovering whatever they hold.
     pub fn new(promise_log: P, accept_log: A) -> Result<Self> {
-        let core = AcceptorCore::recover(&promise_log, &accept_log)?;
+        Self::new_mutated(promise_log, accept_log, None)
+    }
+
+    #[doc(hidden)]
+    /// Test-only: [`new`](Self::new) with a protocol bug injected (recovery included).
+    pub fn new_mutated(promise_log: P, accept_log: A, mutation: Option<Mutation>) -> Result<Self> {
+        let mut core = AcceptorCore::recover_mutated(&promise_log, &accept_log, mutation)?;
+        core.set_mutation(mutation);
         Ok(Acceptor { core, promise_log, accept_log, failed: None, observers: Vec::new() })
     }
 

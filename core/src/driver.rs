@@ -833,6 +833,9 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let n = clients.len();
         let request = Request { id: 0, attempt: 0, slot: from };
         let mut learner = Learner::starting_at(n, from);
+        if self.proposer.mutation == Some(Mutation::LearnerQuorumOneShort) {
+            learner.set_quorum(majority(n) - 1);
+        }
         let mut tally = Tally { chosen: BTreeMap::new(), reported: BTreeMap::new(), first: 0 };
         let mut failures = Vec::new();
         let mut violation = None;

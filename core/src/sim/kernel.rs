@@ -184,6 +184,10 @@ impl SimStorage {
 struct SimAcceptor {
     core: Option<AcceptorCore>,
     storage: SimStorage,
+    /// The highest ballot an answer of this acceptor has shown it promised (a grant, an
+    /// accept, or the promise a rejection named): it must never promise less, restarts
+    /// included.
+    exposed: Ballot,
 }
 
 struct SimProposer {
@@ -440,7 +444,11 @@ impl World {
                 let Ok(pending) = core.prepare(&request) else { return };
                 let wrote = pending.write().is_some();
                 match pending.persist(promise_log, accept_log) {
-                    Ok(promise) => self.send(Node::Proposer(from), Msg::Promise { from: a, promise }),
+                    Ok(promise) => {
+                        let shown = if promise.is_granted() { request.id } else { promise.promised };
+                        sim.exposed = sim.exposed.max(shown);
+                        self.send(Node::Proposer(from), Msg::Promise { from: a, promise });
+                    }
                     Err(e) => self.write_failed(a, injected && wrote, e),
                 }
             }
@@ -449,6 +457,7 @@ impl World {
                 let accepted = pending.write().is_some();
                 match pending.persist(promise_log, accept_log) {
                     Ok(answer) => {
+                        sim.exposed = sim.exposed.max(if accepted { proposal.id } else { answer.promised });
                         if accepted {
                             self.record_vote(a, &proposal);
                             for l in 0..self.learners.len() {
@@ -462,9 +471,27 @@ impl World {
             }
             _ => {}
         }
+        self.check_acceptor(a);
         if injected && self.acceptors[a].core.is_some() {
             // The armed failure was not used (nothing to write): disarm it by crashing now.
             self.crash_acceptor(a);
+        }
+    }
+
+    /// The acceptor invariants Paxos rests on: nothing accepted above the promise, and
+    /// the promise never below what an answer showed, even after a restart.
+    fn check_acceptor(&mut self, a: usize) {
+        let Some(core) = self.acceptors[a].core.as_ref() else { return };
+        let promised = core.promised();
+        let above = core.accepted_from(0).find(|p| p.id > promised).map(|p| (p.slot, p.id));
+        let exposed = self.acceptors[a].exposed;
+        if let Some((slot, ballot)) = above {
+            self.violation(format!(
+                "acceptor {a} accepted ballot {ballot} at slot {slot} above its promise {promised}"
+            ));
+        }
+        if promised < exposed {
+            self.violation(format!("acceptor {a} promises {promised}, below the {exposed} it has answered with"));
         }
     }
 
@@ -506,6 +533,7 @@ impl World {
                     Ok(mut core) => {
                         core.set_mutation(self.mutation);
                         sim.core = Some(core);
+                        self.check_acceptor(a);
                     }
                     Err(e) => self.violation(format!("acceptor {a} could not recover: {e}")),
                 }
@@ -543,7 +571,7 @@ pub fn run_scenario(seed: u64, scenario: Scenario, mutation: Option<Mutation>) -
             } else {
                 storage
             };
-            SimAcceptor { core: Some(core), storage }
+            SimAcceptor { core: Some(core), storage, exposed: 0 }
         })
         .collect();
     let proposers: Vec<SimProposer> = (0..scenario.proposers)
