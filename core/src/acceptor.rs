@@ -434,6 +434,9 @@ impl AcceptorCore {
     }
 }
 
+/// How many live accepts an [`Acceptor::observe`] stream may hold unread before it is cut off.
+pub const OBSERVE_QUEUE: usize = 1024;
+
 /// An acceptor over a promise log and an accept log (the ancestor's
 /// `NewAcceptor(promiseLog, acceptLog)`). Every reply leaves only after its record is
 /// durable; a storage failure closes the acceptor for good, so nothing un-durable is
@@ -457,7 +460,7 @@ pub struct Acceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog> {
     promise_log: P,
     accept_log: A,
     failed: Option<String>,
-    observers: Vec<(Slot, mpsc::UnboundedSender<Proposal>)>,
+    observers: Vec<(Slot, mpsc::Sender<Proposal>)>,
 }
 
 impl Acceptor {
@@ -536,8 +539,10 @@ impl<P: Log, A: Log> Acceptor<P, A> {
         }
         let mut sent = proposal.clone();
         sent.promised = 0;
-        // A closed receiver means the observer went away: drop it.
-        self.observers.retain(|(from, tx)| sent.slot < *from || tx.unbounded_send(sent.clone()).is_ok());
+        // A closed receiver means the observer went away, a full one that it fell behind:
+        // drop it either way (its stream ends; it reconnects from its last slot). A slow
+        // observer never slows the acceptor or grows its memory.
+        self.observers.retain_mut(|(from, tx)| sent.slot < *from || tx.try_send(sent.clone()).is_ok());
     }
 
     /// Every proposal accepted for slots `>= request.slot` (the highest ballot per slot).
@@ -547,14 +552,19 @@ impl<P: Log, A: Log> Acceptor<P, A> {
     }
 
     /// The ancestor's `Observe`: a stream of every proposal accepted for slots `>= from`,
-    /// first what is already accepted, then each new accept as it becomes durable. The
-    /// stream ends when the acceptor is dropped.
-    pub fn observe(&mut self, from: Slot) -> Result<mpsc::UnboundedReceiver<Proposal>> {
+    /// first what is already accepted (after a trim marker, a proposal with ballot 0, if
+    /// `from` was trimmed), then each new accept as it becomes durable.
+    ///
+    /// The stream ends when the acceptor is dropped, or when its reader falls more than
+    /// [`OBSERVE_QUEUE`] accepts behind: then it is cut off rather than buffered without
+    /// bound, and should observe again from the slot after the last one it got.
+    pub fn observe(&mut self, from: Slot) -> Result<mpsc::Receiver<Proposal>> {
         self.check_open()?;
-        let (tx, rx) = mpsc::unbounded();
-        for p in self.core.accepted_from(from) {
-            // Cannot fail: we hold the receiver.
-            let _ = tx.unbounded_send(p);
+        let backlog: Vec<Proposal> = self.core.accepted_from(from).collect();
+        let (mut tx, rx) = mpsc::channel(backlog.len() + OBSERVE_QUEUE);
+        for p in backlog {
+            // Cannot fail: the channel has room for the backlog and we hold the receiver.
+            let _ = tx.try_send(p);
         }
         self.observers.push((from, tx));
         Ok(rx)
@@ -755,6 +765,20 @@ mod tests {
         drop(a);
         let got: Vec<Proposal> = futures::executor::block_on(rx.by_ref().collect());
         assert_eq!(got, vec![Proposal::new(1, 5, b"b".to_vec()), Proposal::new(2, 6, b"c".to_vec())]);
+    }
+
+    #[test]
+    fn an_observer_that_falls_behind_is_cut_off_not_buffered() {
+        use futures::StreamExt;
+        let mut a = acceptor();
+        let rx = a.observe(0).unwrap();
+        for slot in 0..(OBSERVE_QUEUE as u64 + 10) {
+            a.accept(&Proposal::new(1, slot, vec![1])).unwrap();
+        }
+        assert!(a.observers.is_empty(), "the stalled observer was dropped");
+        let got: Vec<Proposal> = futures::executor::block_on(rx.collect());
+        assert!(got.len() <= OBSERVE_QUEUE + 1, "{} buffered", got.len());
+        assert_eq!(got[0].slot, 0, "what it got is a prefix: it reconnects from the slot after the last");
     }
 
     #[test]

@@ -151,6 +151,9 @@ enum Stage<P, A> {
 /// ```
 pub struct AsyncAcceptor<P, A> {
     stage: Mutex<Stage<P, A>>,
+    /// Set while this acceptor's own log code runs (a write being polled), so that a log
+    /// calling back into its acceptor gets an error instead of waiting forever for itself.
+    in_log: std::cell::Cell<bool>,
     mutation: Option<crate::Mutation>,
 }
 
@@ -182,24 +185,29 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
         let mut core = AcceptorCore::recover_mutated(&promises, &accepts, mutation)?;
         core.set_mutation(mutation);
         let state = State { core, promise_log, accept_log, failed: None };
-        Ok(AsyncAcceptor { stage: Mutex::new(Stage::Idle(state)), mutation })
+        Ok(AsyncAcceptor { stage: Mutex::new(Stage::Idle(state)), in_log: std::cell::Cell::new(false), mutation })
     }
 
     /// Lock the state, first finishing a write an earlier (maybe dropped) call began.
-    async fn settled(&self) -> futures::lock::MutexGuard<'_, Stage<P, A>> {
+    async fn settled(&self) -> Result<futures::lock::MutexGuard<'_, Stage<P, A>>> {
+        if self.in_log.get() {
+            return Err(Error::InvalidArgument(
+                "re-entrant call: this acceptor's log called back into the same acceptor".into(),
+            ));
+        }
         let mut stage = self.stage.lock().await;
         if let Stage::Writing(write) = &mut *stage {
             // If this call is dropped here, the write stays in `stage` for the next one.
-            let state = write.await;
+            let state = InLog { flag: &self.in_log, write }.await;
             *stage = Stage::Idle(state);
         }
-        stage
+        Ok(stage)
     }
 
     /// Run one step: `decide` looks at the state (and may change it in memory), and its
     /// write makes that durable before the reply leaves.
     async fn step<R: 'static>(&self, decide: impl FnOnce(&mut State<P, A>) -> Result<crate::Pending<R>>) -> Result<R> {
-        let mut stage = self.settled().await;
+        let mut stage = self.settled().await?;
         let state = idle(&mut stage)?;
         state.check_open()?;
         let pending = decide(state)?;
@@ -208,7 +216,7 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
             // bug this type used to have: the caller's future owns the write.)
             return state.persist(pending).await;
         }
-        owned_write(&mut stage, move |mut state| async move {
+        owned_write(&mut stage, &self.in_log, move |mut state| async move {
             let r = state.persist(pending).await;
             (state, r)
         })
@@ -228,7 +236,7 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
     /// Every proposal accepted for slots `>= request.slot` (after a trim point marker, if
     /// `request.slot` is below it).
     pub async fn accepted_from(&self, request: &Request) -> Result<Vec<Proposal>> {
-        let mut stage = self.settled().await;
+        let mut stage = self.settled().await?;
         let st = idle(&mut stage)?;
         st.check_open()?;
         Ok(st.core.accepted_from(request.slot).collect())
@@ -236,8 +244,8 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
 
     /// The highest ballot promised.
     pub async fn promised(&self) -> u64 {
-        match &*self.settled().await {
-            Stage::Idle(st) => st.core.promised(),
+        match self.settled().await.as_deref() {
+            Ok(Stage::Idle(st)) => st.core.promised(),
             _ => 0,
         }
     }
@@ -246,13 +254,34 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
     /// is recorded first, so trimming never lowers it after a restart. Like every step, it
     /// runs to its end even if this call's future is dropped.
     pub async fn trim(&self, slot: Slot) -> Result<()> {
-        let mut stage = self.settled().await;
+        let mut stage = self.settled().await?;
         idle(&mut stage)?.check_open()?;
-        owned_write(&mut stage, move |mut state| async move {
+        owned_write(&mut stage, &self.in_log, move |mut state| async move {
             let r = state.trim(slot).await;
             (state, r)
         })
         .await
+    }
+}
+
+/// Polls an acceptor's write with its `in_log` flag set (and cleared however the poll ends).
+struct InLog<'a, F> {
+    flag: &'a std::cell::Cell<bool>,
+    write: &'a mut F,
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for InLog<'_, F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        struct Clear<'a>(&'a std::cell::Cell<bool>);
+        impl Drop for Clear<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        self.flag.set(true);
+        let _clear = Clear(self.flag);
+        std::pin::Pin::new(&mut *self.write).poll(cx)
     }
 }
 
@@ -268,6 +297,7 @@ fn idle<P, A>(stage: &mut Stage<P, A>) -> Result<&mut State<P, A>> {
 /// dropped meanwhile, the work stays in `stage` and the next call finishes it.
 async fn owned_write<P: 'static, A: 'static, R: 'static, Fut>(
     stage: &mut Stage<P, A>,
+    in_log: &std::cell::Cell<bool>,
     work: impl FnOnce(State<P, A>) -> Fut,
 ) -> Result<R>
 where
@@ -285,7 +315,7 @@ where
         state
     }));
     if let Stage::Writing(write) = stage {
-        let state = write.await;
+        let state = InLog { flag: in_log, write }.await;
         *stage = Stage::Idle(state);
     }
     let r = reply.borrow_mut().take();

@@ -363,11 +363,13 @@ impl Default for ProposerConfig {
 }
 
 /// What [`ReplicatedLog::tally`] learned: the slots a majority chose (with their values),
-/// for the others the highest-ballot proposal any acceptor reported, and the highest trim
-/// point reported (slots below it are gone from at least one acceptor).
+/// for the others the highest-ballot proposal any acceptor reported and how many reported,
+/// and the highest trim point reported (slots below it are gone from at least one acceptor).
 struct Tally {
     chosen: BTreeMap<Slot, Vec<u8>>,
     reported: BTreeMap<Slot, (Ballot, Vec<u8>)>,
+    /// How many acceptors reported something at each slot.
+    reporting: BTreeMap<Slot, usize>,
     first: Slot,
 }
 
@@ -783,7 +785,8 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// a value chosen when a majority report the same ballot for its slot.
     ///
     /// A slot that is not chosen while a later one is (a hole: its proposer died, or its
-    /// accepts are split over ballots) is decided on the spot by running Paxos on it, with
+    /// accepts are split over ballots), or that a majority hold values at under different
+    /// ballots with none a majority's, is decided on the spot by running Paxos on it, with
     /// the highest accepted value reported there (or an empty value) as the proposal, so a
     /// reader never waits for a writer that is gone. Paxos keeps whatever was already chosen.
     ///
@@ -796,7 +799,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         let mut next = from;
         let mut repairs = 0;
         while entries.len() < max && next <= LAST_SLOT {
-            let Tally { mut chosen, mut reported, first } = self.tally(next).await?;
+            let Tally { mut chosen, mut reported, reporting, first } = self.tally(next).await?;
             while entries.len() < max && next <= LAST_SLOT {
                 let Some(value) = chosen.remove(&next) else { break };
                 entries.push(Entry { slot: next, value });
@@ -809,7 +812,13 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 }
                 break;
             }
+            // A hole: `next` is not chosen while a later slot is. Or a split: a majority
+            // hold a value at `next`, under different ballots, and none a majority's worth
+            // (an append that was retried, at the end of the log): it may well be chosen,
+            // but no one can tell until Paxos runs on it once more.
             let hole = chosen.keys().next().is_some_and(|&later| later > next);
+            let split = reporting.get(&next).is_some_and(|&n| n >= majority(self.proposer.clients().len()));
+            let hole = hole || split;
             if entries.len() >= max || !hole || repairs == MAX_REPAIRS || next > LAST_SLOT {
                 break;
             }
@@ -836,7 +845,8 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         if self.proposer.mutation == Some(Mutation::LearnerQuorumOneShort) {
             learner.set_quorum(majority(n) - 1);
         }
-        let mut tally = Tally { chosen: BTreeMap::new(), reported: BTreeMap::new(), first: 0 };
+        let mut tally =
+            Tally { chosen: BTreeMap::new(), reported: BTreeMap::new(), reporting: BTreeMap::new(), first: 0 };
         let mut failures = Vec::new();
         let mut violation = None;
         let calls = clients.iter().map(|c| c.observe(&request));
@@ -868,6 +878,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                                     return ControlFlow::Break(());
                                 }
                             }
+                            *tally.reporting.entry(p.slot).or_insert(0) += 1;
                             if tally.reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
                                 tally.reported.insert(p.slot, (p.id, p.value.clone()));
                             }

@@ -334,3 +334,39 @@ fn decode_of_an_ancestor_promise_leaves_the_frontier_unknown() {
     let p: Promise = synodos::wire::from_json(r#"{"id":7,"frontier":0}"#).unwrap();
     assert_eq!(p.frontier, Some(0));
 }
+
+/// A log that calls back into its own async acceptor gets an error, not a wait for itself.
+#[test]
+fn an_async_log_calling_back_into_its_acceptor_gets_an_error_not_a_hang() {
+    type Acc = AsyncAcceptor<Ready<MemoryLog>, CallingBack>;
+    #[derive(Clone, Default)]
+    struct CallingBack {
+        inner: Ready<MemoryLog>,
+        acceptor: Rc<RefCell<Option<Rc<Acc>>>>,
+        seen: Rc<RefCell<Option<Error>>>,
+    }
+    impl AsyncLog for CallingBack {
+        async fn record(&mut self, id: u64, data: &[u8]) -> synodos::Result<()> {
+            let acceptor = self.acceptor.borrow().clone();
+            if let Some(a) = acceptor {
+                *self.seen.borrow_mut() = a.accepted_from(&Request::default()).await.err();
+            }
+            self.inner.record(id, data).await
+        }
+        async fn last(&self) -> synodos::Result<Option<(u64, Vec<u8>)>> {
+            self.inner.last().await
+        }
+        async fn range(&self, start: u64, stop: u64) -> synodos::Result<Vec<(u64, Vec<u8>)>> {
+            self.inner.range(start, stop).await
+        }
+        async fn trim(&mut self, before: u64) -> synodos::Result<()> {
+            self.inner.trim(before).await
+        }
+    }
+    let log = CallingBack::default();
+    let acceptor = Rc::new(block_on(AsyncAcceptor::open(Ready(MemoryLog::new()), log.clone())).unwrap());
+    *log.acceptor.borrow_mut() = Some(acceptor.clone());
+    assert!(block_on(acceptor.accept(&Proposal::new(1, 0, b"v".to_vec()))).unwrap().is_accepted());
+    assert!(matches!(&*log.seen.borrow(), Some(Error::InvalidArgument(m)) if m.contains("re-entrant")));
+    *log.acceptor.borrow_mut() = None;
+}

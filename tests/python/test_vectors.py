@@ -30,7 +30,10 @@ def check_fields(msg: Message, fields: Dict[str, Any]) -> None:
         assert (msg.id, msg.attempt, msg.slot) == (int(fields["id"]), int(fields["attempt"]), int(fields["slot"]))
     elif isinstance(msg, Promise):
         assert (msg.id, msg.slot, msg.promised) == (int(fields["id"]), int(fields["slot"]), int(fields["promised"]))
-        assert msg.frontier == int(fields.get("frontier", "0"))
+        # An absent frontier is unknown (None), never 0.
+        frontier = fields.get("frontier")
+        assert msg.frontier == (None if frontier is None else int(frontier))
+        assert msg.trimmed == int(fields.get("trimmed", "0"))
         if fields["accepted"] is None:
             assert msg.accepted is None
         else:
@@ -70,8 +73,10 @@ def test_messages_are_immutable_values() -> None:
     assert repr(Request(id=7, attempt=1)) == "Request(id=7, attempt=1, slot=0)"
     p = Promise(id=9, slot=2, accepted=a)
     assert repr(p) == (
-        "Promise(id=9, slot=2, accepted=Proposal(id=5, slot=2, value=b'hello', promised=0), promised=0, frontier=0)"
+        "Promise(id=9, slot=2, accepted=Proposal(id=5, slot=2, value=b'hello', promised=0), promised=0, frontier=None)"
     )
+    assert Promise(id=9, frontier=0).frontier == 0 and Promise(id=9).frontier is None
+    assert not Promise(id=9, slot=1, trimmed=4).is_granted()
     assert p.is_granted() and not Promise(id=1, promised=3).is_granted()
     assert len({a, Proposal(5, 2, b"hello")}) == 1
     with pytest.raises(AttributeError):

@@ -29,9 +29,9 @@ pub extern "C" fn synodos_id_generator_new_counter(
     })
 }
 
-/// Create in `*out` a generator of ballots `millis << 8 | server_id` (the Go ancestor's
-/// layout) from the system clock, strictly increasing even when the clock stalls or steps
-/// back.
+/// Create in `*out` a generator of ballots `millis << 16 | server_id` (the layout of every
+/// generator, so the two kinds never collide) from the system clock, strictly increasing
+/// even when the clock stalls or steps back.
 #[no_mangle]
 pub extern "C" fn synodos_id_generator_new_server(
     server_id: u8,

@@ -44,6 +44,18 @@ create_exception!(
 );
 create_exception!(
     synodos,
+    TrimmedError,
+    SynodosError,
+    "The slot was trimmed (chosen, applied and forgotten); the message names where the log starts."
+);
+create_exception!(
+    synodos,
+    ProtocolViolationError,
+    SynodosError,
+    "Acceptors reported what correct Paxos never produces (two values at one ballot): a reused ballot or a broken peer."
+);
+create_exception!(
+    synodos,
     ConformanceError,
     SynodosError,
     "A log failed the storage conformance kit; `check` names the check."
@@ -105,6 +117,8 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
         "INVALID_ARGUMENT" => InvalidArgumentError::new_err(msg),
         "ID_EXHAUSTED" => IdExhaustedError::new_err(msg),
         "CLOSED" => ClosedError::new_err(msg),
+        "TRIMMED" => TrimmedError::new_err(msg),
+        "PROTOCOL_VIOLATION" => ProtocolViolationError::new_err(msg),
         _ => SynodosError::new_err(msg),
     };
     let value = exc.value(py);
@@ -171,6 +185,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
     m.add("IdExhaustedError", py.get_type::<IdExhaustedError>())?;
     m.add("ClosedError", py.get_type::<ClosedError>())?;
+    m.add("TrimmedError", py.get_type::<TrimmedError>())?;
+    m.add("ProtocolViolationError", py.get_type::<ProtocolViolationError>())?;
     m.add("ConformanceError", py.get_type::<ConformanceError>())?;
     Ok(())
 }

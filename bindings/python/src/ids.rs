@@ -33,7 +33,7 @@ impl PyManualClock {
     }
 }
 
-/// `millis << 8 | server_id`, strictly increasing even when the clock stalls or goes back.
+/// `millis << 16 | server_id` (every generator's layout, so kinds never collide), strictly increasing even when the clock stalls or goes back.
 #[pyclass(frozen, module = "synodos", name = "ServerIdGenerator")]
 pub struct PyServerIdGenerator(pub Arc<dyn IdGenerator>);
 

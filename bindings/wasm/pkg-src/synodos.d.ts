@@ -37,8 +37,14 @@ export interface PaxosPromise {
   accepted?: Proposal | null;
   /** Non-zero only in a rejection: the higher ballot the acceptor has promised. */
   promised?: U64;
-  /** One past the highest slot this acceptor has accepted anything at. */
-  frontier?: U64;
+  /**
+   * One past the highest slot this acceptor has accepted anything at. A hand-written
+   * acceptor must send it for a proposer to lead (skip phase 1); left out (`undefined` or
+   * `null`), it means unknown, and no lease is taken: safe, one round trip slower.
+   */
+  frontier?: U64 | null;
+  /** Non-zero only when the slot was trimmed there: the first slot the acceptor still holds. */
+  trimmed?: U64;
 }
 
 
@@ -59,7 +65,10 @@ export interface PromiseMessage {
   slot: bigint;
   accepted: ProposalMessage | null;
   promised: bigint;
-  frontier: bigint;
+  /** Absent when the acceptor did not say (unknown: no lease). */
+  frontier?: bigint;
+  /** Present only when the slot was trimmed at the acceptor. */
+  trimmed?: bigint;
 }
 
 /** A chosen log entry. */
@@ -143,7 +152,7 @@ export class CounterIdGenerator implements IdGenerator {
   free(): void;
 }
 
-/** The ancestor's `millis << 8 | serverId` over `Date.now()`, strictly increasing. */
+/** `millis << 16 | serverId` over `Date.now()` (the layout of every generator, so kinds never collide), strictly increasing. */
 export class ServerIdGenerator implements IdGenerator {
   constructor(serverId: number);
   next(): bigint;

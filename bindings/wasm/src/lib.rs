@@ -206,7 +206,7 @@ impl CounterIdGenerator {
     }
 }
 
-/// The ancestor's layout `millis << 8 | serverId` over `Date.now()`, strictly increasing
+/// `millis << 16 | serverId` over `Date.now()` (every generator's layout), strictly increasing
 /// even when the clock stalls or steps back.
 #[wasm_bindgen]
 pub struct ServerIdGenerator {

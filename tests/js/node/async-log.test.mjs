@@ -113,3 +113,30 @@ test('a rejecting async log: STORAGE with the cause, then CLOSED', async () => {
   await assert.rejects(acceptor.prepare({ id: 1n }), (e) => e.code === 'STORAGE' && e.cause === quota);
   await assert.rejects(acceptor.prepare({ id: 2n }), (e) => e.code === 'CLOSED');
 });
+
+test('a dropped AsyncAcceptor call keeps its write: no later answer rests on it before it is durable (hole 4)', async () => {
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  class Gated extends DeferredLog {
+    async record(id, data) {
+      await gate;
+      return super.record(id, data);
+    }
+  }
+  const open = store();
+  const fast = await Promise.all([0, 1].map((i) => AsyncAcceptor.open(open(`p${i}`), open(`a${i}`))));
+  const slowAccepts = new Gated([]);
+  const slow = await AsyncAcceptor.open(new MemoryLog(), slowAccepts);
+  // Chosen by the two fast acceptors; the proposer drops the slow one's accept mid-write.
+  assert.equal(dec(await new Proposer([...fast, slow], { nodeId: 1 }).propose(enc('v1'))), 'v1');
+  let observed = null;
+  const seen = slow.observe({ id: 0n }).then((o) => (observed = o));
+  for (let i = 0; i < 10; i++) await nextTask();
+  assert.equal(observed, null, 'observe waits for the write the dropped call began');
+  assert.equal(slowAccepts.records.length, 0);
+  release();
+  await seen;
+  assert.deepEqual(observed.map((p) => dec(p.value)), ['v1']);
+  assert.equal(slowAccepts.records.length, 1, 'what was reported is durable');
+});
+

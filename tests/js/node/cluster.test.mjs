@@ -8,6 +8,7 @@ import {
   CounterIdGenerator,
   ServerIdGenerator,
   SynodosError,
+  decodeMessage,
   majority,
 } from 'synodos';
 import { cluster, delayedClient, enc, dec, rng } from './helpers.mjs';
@@ -211,8 +212,8 @@ test('id generators: increasing BigInts that leap past observed ballots', () => 
   assert.ok(c.next() > 1n << 40n);
   const s = new ServerIdGenerator(5);
   const x = s.next();
-  assert.equal(x & 0xffn, 5n);
-  assert.ok(x >> 8n >= BigInt(Date.now() - 60_000), 'millis in the high bits');
+  assert.equal(x & 0xffffn, 5n);
+  assert.ok(x >> 16n >= BigInt(Date.now() - 60_000), 'millis in the high bits (millis << 16 | id, as every generator)');
   assert.ok(s.next() > x);
 });
 
@@ -274,3 +275,25 @@ test('free() releases objects; using a freed object throws, others keep working'
   const q = new Proposer(acceptors.slice(1), { nodeId: 2 });
   assert.equal(dec(await q.propose(enc('y'))), 'y');
 });
+
+test('a proposer restarted with the same nodeId cannot choose a second value (hole 1)', async () => {
+  const acceptors = cluster(3);
+  // Node 1's first life: ballot B promised by all three, its accept of "old" reaches one.
+  const b = new CounterIdGenerator(1).next();
+  for (const a of acceptors) assert.equal(a.prepare({ id: b, attempt: 1n }).promised, 0n);
+  acceptors[0].accept({ id: b, slot: 0n, value: enc('old') });
+  const down = { prepare: () => { throw new Error('link down'); }, accept: () => { throw new Error('link down'); } };
+  // Restarted with nodeId 1 again, it draws B again but reaches only the other two.
+  const restarted = new Proposer([down, acceptors[1], acceptors[2]], { nodeId: 1, maxAttempts: 5 });
+  assert.equal(dec(await restarted.propose(enc('new'))), 'new');
+  const later = new Proposer([acceptors[0], acceptors[1], down], { nodeId: 3, maxAttempts: 5 });
+  assert.equal(dec(await later.propose(enc('later'))), 'new', 'the later proposer learns the same value');
+  const again = acceptors[1].prepare({ id: b, attempt: 1n });
+  assert.ok(again.promised > b, 'a ballot is granted once');
+});
+
+test('a promise without frontier decodes as unknown, and one with frontier 0 as 0n', () => {
+  assert.equal(decodeMessage('promise', '{"id":7}').frontier, undefined);
+  assert.equal(decodeMessage('promise', '{"id":7,"frontier":0}').frontier, 0n);
+});
+

@@ -15,6 +15,9 @@ function checkFields(kind, got, want) {
     } else if (key === 'accepted') {
       if (expected === null) assert.equal(got.accepted, null);
       else checkFields('proposal', got.accepted, expected);
+    } else if (expected === null) {
+      // An absent frontier is unknown: left out, never 0.
+      assert.equal(got[key], undefined, `${kind}.${key} is absent`);
     } else {
       assert.equal(typeof got[key], 'bigint', `${kind}.${key} is a BigInt`);
       assert.equal(got[key], BigInt(expected), `${kind}.${key}`);
