@@ -2,13 +2,19 @@
 //!
 //! Paxos consensus with one Rust core and bindings for Python, JavaScript and C.
 //!
-//! - [`AcceptorCore`], [`Attempt`] and [`Learner`] are the protocol as sans-IO state
-//!   machines: they take messages and return what to persist, what to send and what was
-//!   chosen. No threads, clocks, sockets or files.
-//! - [`Acceptor`] runs the acceptor rules over two [`Log`]s, writing before it answers.
-//! - [`Proposer`] and [`ReplicatedLog`] drive those rules over user-supplied
-//!   [`AcceptorClient`]s (the transport), with timeouts, backoff and ballot leaping.
-//! - [`sim`] runs all of it under a seeded, deterministic faulty network.
+//! The crate is in four folders, each depending only on the ones before it:
+//!
+//! - [`protocol`]: [`AcceptorCore`], [`Attempt`] and [`Learner`] are the protocol as
+//!   sans-IO state machines: they take messages and return what to persist, what to send
+//!   and what was chosen. No threads, clocks, sockets or files.
+//! - [`storage`]: [`Log`], [`MemoryLog`], [`FileLog`], the conformance kit, and
+//!   [`Acceptor`] (the acceptor rules over two logs, writing before it answers).
+//! - [`driver`]: [`Proposer`] and [`ReplicatedLog`] drive the rules over user-supplied
+//!   [`AcceptorClient`]s (the transport), with timeouts, backoff and ballot leaping; id
+//!   generators and timers.
+//! - [`sim`]: all of it under seeded, deterministic faults.
+//!
+//! Everything a user needs is re-exported here, at the crate root.
 //!
 //! ```
 //! use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, ReplicatedLog, StdSleeper};
@@ -23,102 +29,76 @@
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod acceptor;
-pub mod async_log;
 pub mod driver;
-pub mod error;
-#[cfg(feature = "file-log")]
-pub mod file_log;
-pub mod id;
-pub mod learner;
-pub mod log;
-pub mod message;
-pub mod proposer;
+pub mod protocol;
 pub mod sim;
-#[cfg(feature = "file-log")]
-pub mod sim_disk;
-mod slots;
+pub mod storage;
 
-pub use acceptor::{persist_all, Acceptor, AcceptorCore, Pending, Write};
 #[cfg(feature = "std-timer")]
 pub use driver::StdSleeper;
 #[cfg(feature = "tokio")]
 pub use driver::TokioSleeper;
-pub use driver::{AcceptorClient, Decision, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, Sleeper};
-pub use error::{AcceptorFailure, Cause, Error, Failures, Result};
+pub use driver::{
+    AcceptorClient, Clock, CounterIdGenerator, Decision, IdGenerator, LocalAcceptor, ManualClock, Proposer,
+    ProposerConfig, ReplicatedLog, ServerIdGenerator, Sleeper, SystemClock,
+};
+pub use protocol::acceptor::{AcceptorCore, Pending, Rebuild, Write};
+pub use protocol::attempt::{majority, Attempt, Lease, Progress};
+pub use protocol::error::{AcceptorFailure, Cause, Error, Failures, Result};
+pub use protocol::learner::Learner;
+pub use protocol::message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
+#[doc(hidden)]
+pub use protocol::mutation::Mutation;
 #[cfg(feature = "file-log")]
-pub use file_log::FileLog;
-pub use id::{Clock, CounterIdGenerator, IdGenerator, ManualClock, ServerIdGenerator, SystemClock};
-pub use learner::Learner;
-pub use log::{Log, MemoryLog};
-pub use message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
-pub use proposer::{majority, Attempt, Lease, Progress};
+pub use storage::file_log::FileLog;
+pub use storage::{persist_all, Acceptor, Log, MemoryLog};
+
+// The module paths of the first release, kept so that code written against them still
+// builds: each is the same items under their old path.
+pub use protocol::{error, learner, message};
+#[cfg(feature = "file-log")]
+pub use sim::disk as sim_disk;
+#[cfg(feature = "file-log")]
+pub use storage::file_log;
+
+/// The acceptor and its persistence (now [`protocol::acceptor`] and [`storage`]).
+pub mod acceptor {
+    pub use crate::protocol::acceptor::{AcceptorCore, Pending, Rebuild, Write};
+    pub use crate::storage::{persist_all, Acceptor, OBSERVE_QUEUE};
+}
+
+/// One proposer attempt (now [`protocol::attempt`]).
+pub mod proposer {
+    pub use crate::protocol::attempt::*;
+}
+
+/// Id generators and clocks (now [`driver::ids`] and [`driver::clock`]).
+pub mod id {
+    pub use crate::driver::clock::{Clock, ManualClock, SystemClock};
+    pub use crate::driver::ids::*;
+}
+
+/// Synchronous logs (now [`storage`]).
+pub mod log {
+    pub use crate::storage::{check_batch_order, Log, MemoryLog};
+
+    /// The conformance kit for synchronous logs (now [`storage::conformance`](crate::storage::conformance)).
+    pub mod conformance {
+        pub use crate::storage::conformance::{run, Failure, Report};
+    }
+}
+
+/// Asynchronous logs and [`AsyncAcceptor`](crate::storage::AsyncAcceptor) (now [`storage`]).
+pub mod async_log {
+    pub use crate::storage::{AsyncAcceptor, AsyncLog, Ready};
+
+    /// The conformance kit for asynchronous logs (now [`storage::conformance`](crate::storage::conformance)).
+    pub mod conformance {
+        pub use crate::storage::conformance::{run_async as run, Failure, Report};
+    }
+}
 
 /// The Rust examples of the top-level README, compiled and run as doc tests.
 #[cfg(all(doctest, feature = "std-timer", feature = "file-log"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
-
-/// A deliberate protocol bug, switched on only by tests, to prove the simulator catches
-/// each one. Never set in production code.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mutation {
-    /// The ancestor's defect: a promise carries the accepted value only when `attempt > 1`.
-    AncestorAttemptGate,
-    /// An accept does not raise the acceptor's promise.
-    AcceptDoesNotRaisePromise,
-    /// An acceptor accepts below its promise.
-    AcceptIgnoresPromise,
-    /// The proposer's quorum is one short of a majority.
-    QuorumOneShort,
-    /// The proposer proposes its own value even when an acceptor reported an accepted one.
-    ProposerIgnoresAccepted,
-    /// After a restart the acceptor forgets the ballots it promised.
-    RecoveryForgetsPromise,
-    /// The learner counts a value chosen one acceptor short of a majority.
-    LearnerQuorumOneShort,
-    /// A leader skips phase 1 on later slots even when an acceptor had accepted there.
-    LeaseIgnoresFrontier,
-    /// An acceptor grants a prepare at a ballot equal to its promise (hole 1: with a
-    /// restarted proposer that draws its old ballots again, two values get one ballot).
-    PrepareGrantsEqualBallot,
-    /// Slot arithmetic wraps at `u64::MAX` (hole 2): the last slot is not reserved, and a
-    /// lease taken there wraps to slot 0.
-    SlotWraps,
-    /// The last slot is not reserved, so `frontier` saturates at `u64::MAX` (hole 3) and a
-    /// phase 1 at `u64::MAX - 1` leases a slot that holds a chosen value.
-    FrontierSaturates,
-    /// `AsyncAcceptor` changes its state, then awaits the write, and a dropped call leaves
-    /// state that was never written (hole 4).
-    AsyncAcceptorNotCancelSafe,
-    /// A log handle ignores the trim point acceptors report (hole 5).
-    IgnoresTrimPoint,
-    /// A promise without `frontier` counts as "accepted nothing anywhere" (hole 6).
-    AbsentFrontierMeansZero,
-}
-
-impl Mutation {
-    /// Every mutation.
-    pub const ALL: [Mutation; 14] = [
-        Mutation::AncestorAttemptGate,
-        Mutation::AcceptDoesNotRaisePromise,
-        Mutation::AcceptIgnoresPromise,
-        Mutation::QuorumOneShort,
-        Mutation::ProposerIgnoresAccepted,
-        Mutation::RecoveryForgetsPromise,
-        Mutation::LearnerQuorumOneShort,
-        Mutation::LeaseIgnoresFrontier,
-        Mutation::PrepareGrantsEqualBallot,
-        Mutation::SlotWraps,
-        Mutation::FrontierSaturates,
-        Mutation::AsyncAcceptorNotCancelSafe,
-        Mutation::IgnoresTrimPoint,
-        Mutation::AbsentFrontierMeansZero,
-    ];
-
-    /// Whether this mutation lifts the reservation of the last slot (`u64::MAX`).
-    pub(crate) fn uses_last_slot(self) -> bool {
-        matches!(self, Mutation::SlotWraps | Mutation::FrontierSaturates)
-    }
-}

@@ -18,17 +18,17 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
-use crate::acceptor::AcceptorCore;
+use crate::driver::{CounterIdGenerator, IdGenerator};
+use crate::protocol::acceptor::AcceptorCore;
+use crate::protocol::attempt::{majority, Attempt, Lease, Progress};
+use crate::protocol::learner::Learner;
+use crate::protocol::message::{Ballot, Promise, Proposal, Request, Slot};
+use crate::protocol::mutation::Mutation;
 #[cfg(feature = "file-log")]
-use crate::file_log::FileLog;
-use crate::id::{CounterIdGenerator, IdGenerator};
-use crate::learner::Learner;
-use crate::log::{Log, MemoryLog};
-use crate::message::{Ballot, Promise, Proposal, Request, Slot};
-use crate::proposer::{majority, Attempt, Lease, Progress};
+use crate::sim::disk::{Crash, SimDir, SimDisk};
 #[cfg(feature = "file-log")]
-use crate::sim_disk::{Crash, SimDir, SimDisk};
-use crate::Mutation;
+use crate::storage::file_log::FileLog;
+use crate::storage::{Log, MemoryLog};
 
 /// The shape and fault rates of one schedule (drawn from the seed by [`run`]).
 #[derive(Debug, Clone)]

@@ -1,81 +1,9 @@
-//! Acceptor storage: the [`Log`] trait (the ancestor's `Record`, `Last`, `Range`),
-//! [`MemoryLog`], and a [`conformance`] kit any implementation can be run against.
+//! [`MemoryLog`]: a [`Log`] in memory, whose clones share their records.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::error::{Error, Result};
-
-/// An append-only sequence of `(id, bytes)` records with strictly increasing ids.
-///
-/// An [`Acceptor`](crate::Acceptor) keeps its promises in one log and its accepted
-/// proposals in another, and rebuilds itself from them after a restart. A log may be
-/// written in any language a binding supports.
-///
-/// Contract (checked by [`conformance::run`]):
-/// - `record` returns only once the record is durable (as durable as the log claims to be);
-///   an `id` not greater than the last one is refused with [`Error::InvalidArgument`] and
-///   changes nothing.
-/// - `record_batch` appends several records as one unit of durability (one fsync for a file
-///   log: group commit). If any id is out of order, nothing is appended.
-/// - `range(start, stop, f)` calls `f` for every record with `start <= id <= stop`, in id
-///   order, and stops at the first error `f` returns, returning it.
-/// - `trim(before)` forgets every record with `id < before`; they never come back, even after
-///   a reopen. `last` is unchanged unless every record was trimmed.
-pub trait Log {
-    /// Append one record; durable on return.
-    fn record(&mut self, id: u64, data: &[u8]) -> Result<()>;
-
-    /// Append several records with one durability barrier. The default calls `record` for each.
-    fn record_batch(&mut self, records: &[(u64, &[u8])]) -> Result<()> {
-        check_batch_order(self.last()?.map(|(id, _)| id), records)?;
-        for (id, data) in records {
-            self.record(*id, data)?;
-        }
-        Ok(())
-    }
-
-    /// The record with the highest id, if any.
-    fn last(&self) -> Result<Option<(u64, Vec<u8>)>>;
-
-    /// Visit records with `start <= id <= stop` in id order.
-    fn range(&self, start: u64, stop: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()>;
-
-    /// Forget every record with `id < before`.
-    fn trim(&mut self, before: u64) -> Result<()>;
-}
-
-impl<L: Log + ?Sized> Log for Box<L> {
-    fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
-        (**self).record(id, data)
-    }
-    fn record_batch(&mut self, records: &[(u64, &[u8])]) -> Result<()> {
-        (**self).record_batch(records)
-    }
-    fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        (**self).last()
-    }
-    fn range(&self, start: u64, stop: u64, f: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
-        (**self).range(start, stop, f)
-    }
-    fn trim(&mut self, before: u64) -> Result<()> {
-        (**self).trim(before)
-    }
-}
-
-/// Check that `records` have strictly increasing ids, all above `last`. Every `Log`
-/// implementation can call this before writing a batch, so a bad batch changes nothing.
-pub fn check_batch_order(last: Option<u64>, records: &[(u64, &[u8])]) -> Result<()> {
-    let mut prev = last;
-    for (id, _) in records {
-        if let Some(p) = prev {
-            if *id <= p {
-                return Err(Error::InvalidArgument(format!("log ids must increase: id {id} after id {p}")));
-            }
-        }
-        prev = Some(*id);
-    }
-    Ok(())
-}
+use super::log::{check_batch_order, Log};
+use crate::protocol::error::{Error, Result};
 
 /// The records of a [`MemoryLog`]: every record's bytes back to back in one buffer, and an
 /// index of `(id, end offset)` in id order, so appending a record allocates nothing (beyond
@@ -224,81 +152,10 @@ impl Log for MemoryLog {
     }
 }
 
-/// A storage conformance kit: run it against any [`Log`] implementation.
-///
-/// `open(name)` must return the log stored under `name`, creating it empty the first time;
-/// a second `open` of the same name after the first handle was dropped must see what was
-/// written (a reopen). Each check uses its own name.
-///
-/// ```
-/// use synodos::{log::conformance, MemoryLog};
-/// use std::collections::HashMap;
-/// let mut store: HashMap<String, MemoryLog> = HashMap::new();
-/// let report = conformance::run(|name| Ok(store.entry(name.to_string()).or_default().clone())).unwrap();
-/// assert!(report.checks.len() >= 9);
-/// ```
-pub mod conformance {
-    use super::*;
-
-    /// One failed check.
-    #[derive(Debug, Clone, thiserror::Error)]
-    #[error("log conformance check {check:?} failed: {detail}")]
-    pub struct Failure {
-        /// The check's name.
-        pub check: &'static str,
-        /// What was expected and what happened.
-        pub detail: String,
-    }
-
-    /// The checks that passed.
-    #[derive(Debug, Clone, Default)]
-    pub struct Report {
-        /// Names of the checks run, all passed.
-        pub checks: Vec<&'static str>,
-    }
-
-    impl From<Failure> for Error {
-        fn from(f: Failure) -> Self {
-            Error::InvalidArgument(f.to_string())
-        }
-    }
-
-    /// Run every check; the first failure stops the run.
-    ///
-    /// The checks are those of [`crate::async_log::conformance::run`] (one kit for both
-    /// kinds of log: a synchronous log runs it through [`crate::async_log::Ready`], where
-    /// every call completes at once), plus one check only a synchronous `range` has: an
-    /// error returned by its callback stops the visit and is returned.
-    pub fn run<L: Log, F: FnMut(&str) -> Result<L>>(mut open: F) -> Result<Report, Failure> {
-        use futures::FutureExt;
-        let kit =
-            crate::async_log::conformance::run(|name| std::future::ready(open(name).map(crate::async_log::Ready)));
-        let mut report = kit.now_or_never().unwrap_or_else(|| {
-            Err(Failure { check: "synchronous log", detail: "a call of a synchronous log did not complete".into() })
-        })?;
-
-        let check = "range stops at a callback error";
-        report.checks.push(check);
-        let fail = |detail: String| Failure { check, detail };
-        let mut log = open("range-callback-error").map_err(|e| fail(format!("open: {e}")))?;
-        for id in 1..=3u64 {
-            log.record(id, b"x").map_err(|e| fail(format!("record: {e}")))?;
-        }
-        let mut visited = 0;
-        let stopped = log.range(0, u64::MAX, &mut |_, _| {
-            visited += 1;
-            Err(Error::InvalidArgument("stop here".into()))
-        });
-        if stopped.is_ok() || visited != 1 {
-            return Err(fail(format!("expected the callback's error after 1 record, got {stopped:?} after {visited}")));
-        }
-        Ok(report)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::conformance;
     use std::collections::HashMap;
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::iter::Peekable;
 
-use crate::message::Slot;
+use super::message::Slot;
 
 /// The most empty slots the window may grow over to reach a new slot; a slot further away
 /// goes to the sparse map, so scattered slots cannot make the window large.

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::error::{Error, Result};
-use crate::message::{Ballot, Entry, Proposal, Slot, LAST_SLOT};
-use crate::proposer::majority;
+use super::attempt::majority;
+use super::error::{Error, Result};
+use super::message::{Ballot, Entry, Proposal, Slot, LAST_SLOT};
 
 #[derive(Debug, Default)]
 struct Tally {
@@ -174,9 +174,9 @@ mod tests {
 
     #[test]
     fn the_last_slot_does_not_overflow_and_trim_markers_are_not_votes() {
-        let mut l = Learner::starting_at(1, crate::message::LAST_SLOT);
-        assert_eq!(l.on_accepted(0, &Proposal::new(0, crate::message::LAST_SLOT, vec![])).unwrap(), None);
-        assert!(l.on_accepted(0, &Proposal::new(3, crate::message::LAST_SLOT, vec![])).unwrap().is_some());
+        let mut l = Learner::starting_at(1, crate::protocol::message::LAST_SLOT);
+        assert_eq!(l.on_accepted(0, &Proposal::new(0, crate::protocol::message::LAST_SLOT, vec![])).unwrap(), None);
+        assert!(l.on_accepted(0, &Proposal::new(3, crate::protocol::message::LAST_SLOT, vec![])).unwrap().is_some());
         assert_eq!(l.chosen_below(), u64::MAX);
         assert_eq!(l.on_accepted(0, &Proposal::new(3, u64::MAX, vec![])).unwrap(), None);
     }

@@ -30,8 +30,8 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::log::{check_batch_order, Log};
+use crate::protocol::error::{Error, Result};
+use crate::storage::log::{check_batch_order, Log};
 use format::{FrameHeader, FILE_HEADER_LEN, FRAME_HEADER_LEN, FRAME_OVERHEAD, KIND_RECORD, KIND_TRIM};
 #[cfg(unix)]
 pub use storage::OsStorage;
@@ -78,8 +78,8 @@ impl Entry {
 /// [module docs](self) for the guarantees.
 ///
 /// `S` is where the files live: [`OsStorage`] for a real directory ([`FileLog::open`]),
-/// or [`SimDir`](crate::sim_disk::SimDir) for a simulated disk that can lose unsynced
-/// writes ([`SimDisk::open_log`](crate::sim_disk::SimDisk::open_log)).
+/// or [`SimDir`](crate::sim::disk::SimDir) for a simulated disk that can lose unsynced
+/// writes ([`SimDisk::open_log`](crate::sim::disk::SimDisk::open_log)).
 pub struct FileLog<S: Storage = OsStorage> {
     storage: S,
     file: S::File,

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::error::Result;
-use crate::file_log::{FileLog, FileLogOptions, Storage, StorageFile};
+use crate::protocol::error::Result;
+use crate::storage::file_log::{FileLog, FileLogOptions, Storage, StorageFile};
 
 /// What survives a [`SimDisk::crash`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

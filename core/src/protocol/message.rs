@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use super::error::Error;
 
 /// A ballot number. Higher ballots win; two proposers never use the same ballot (the
 /// [`IdGenerator`](crate::IdGenerator)s put the node id in the low bits). 0 is never used

@@ -1,9 +1,9 @@
 //! The proposer's rules for one ballot at one slot, with no I/O: [`Attempt`].
 //! The driver ([`crate::Proposer`]) and the simulator both run on it.
 
-use crate::error::{Error, Result};
-use crate::message::{Ballot, Promise, Proposal, Request, Slot};
-use crate::Mutation;
+use super::error::{Error, Result};
+use super::message::{Ballot, Promise, Proposal, Request, Slot};
+use super::mutation::Mutation;
 
 /// What an [`Attempt`] wants next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +153,7 @@ impl Attempt {
             return Err(Error::InvalidArgument("ballot 0 is reserved (ballots start at 1)".into()));
         }
         if !mutation.is_some_and(Mutation::uses_last_slot) {
-            crate::message::check_slot(slot)?;
+            super::message::check_slot(slot)?;
         }
         let mut quorum = majority(acceptors);
         if mutation == Some(Mutation::QuorumOneShort) {
@@ -400,7 +400,7 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::LAST_SLOT;
+    use crate::protocol::message::LAST_SLOT;
 
     fn granted(id: Ballot, accepted: Option<Proposal>) -> Promise {
         Promise { id, accepted, ..Default::default() }

@@ -1,0 +1,349 @@
+//! [`ReplicatedLog`]: an ordered log of chosen values, one Paxos instance per slot, with a
+//! leader lease, reads that fill holes, and a start learned from trimmed acceptors.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::client::AcceptorClient;
+use super::fan_out::fan_out;
+use super::proposer::Proposer;
+use super::timer::Sleeper;
+use crate::protocol::attempt::{majority, Lease};
+use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
+use crate::protocol::learner::Learner;
+use crate::protocol::message::{Ballot, Entry, Request, Slot, LAST_SLOT};
+use crate::protocol::mutation::Mutation;
+
+/// What [`ReplicatedLog::tally`] learned: the slots a majority chose (with their values),
+/// for the others the highest-ballot proposal any acceptor reported and how many reported,
+/// and the highest trim point reported (slots below it are gone from at least one acceptor).
+struct Tally {
+    chosen: BTreeMap<Slot, Vec<u8>>,
+    reported: BTreeMap<Slot, (Ballot, Vec<u8>)>,
+    /// How many acceptors reported something at each slot.
+    reporting: BTreeMap<Slot, usize>,
+    first: Slot,
+}
+
+/// A replicated log: an ordered sequence of chosen values, one Paxos instance per slot.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, ReplicatedLog, StdSleeper};
+/// # futures::executor::block_on(async {
+/// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+/// let writer = ReplicatedLog::new(Proposer::new(acceptors.clone(), CounterIdGenerator::new(1), StdSleeper).unwrap());
+/// assert_eq!(writer.append(b"first".to_vec()).await.unwrap().slot, 0);
+/// assert_eq!(writer.append(b"second".to_vec()).await.unwrap().slot, 1);
+/// // Another node's handle appends after what is already there.
+/// let other = ReplicatedLog::new(Proposer::new(acceptors, CounterIdGenerator::new(2), StdSleeper).unwrap());
+/// assert_eq!(other.append(b"third".to_vec()).await.unwrap().slot, 2);
+/// let entries = other.read(0, 10).await.unwrap();
+/// let values: Vec<&[u8]> = entries.iter().map(|e| e.value.as_slice()).collect();
+/// assert_eq!(values, [&b"first"[..], b"second", b"third"]);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct ReplicatedLog<C, S> {
+    proposer: Proposer<C, S>,
+    next_slot: AtomicU64,
+    /// Multi-Paxos leader lease: appends at or past its first slot skip phase 1. Dropped at
+    /// the first failure.
+    lease: Mutex<Option<Lease>>,
+}
+
+/// The error of an append past the last slot.
+fn log_full(slot: Slot) -> Error {
+    Error::InvalidArgument(format!("the log is full: slot {slot} is past the last slot, {LAST_SLOT}"))
+}
+
+impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
+    /// A log handle that appends through `proposer`, starting at slot 0. A handle learns
+    /// where the log really starts from the acceptors: slots they trimmed are skipped, and
+    /// slots other writers took are learned and skipped.
+    pub fn new(proposer: Proposer<C, S>) -> Self {
+        Self::starting_at(proposer, 0)
+    }
+
+    /// A log handle whose first append tries `slot` (for a node that already applied the
+    /// log up to there).
+    pub fn starting_at(proposer: Proposer<C, S>, slot: Slot) -> Self {
+        ReplicatedLog { proposer, next_slot: AtomicU64::new(slot), lease: Mutex::new(None) }
+    }
+
+    /// The proposer inside.
+    pub fn proposer(&self) -> &Proposer<C, S> {
+        &self.proposer
+    }
+
+    #[doc(hidden)]
+    /// Test-only: inject a protocol bug, to prove the simulator catches it.
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.proposer.set_mutation(mutation);
+    }
+
+    /// The lowest slot this handle has not yet seen chosen.
+    pub fn next_slot(&self) -> Slot {
+        self.next_slot.load(Ordering::SeqCst)
+    }
+
+    /// Append `value` at the first free slot. Slots already taken by other writers are
+    /// learned and skipped, and so are slots the acceptors trimmed. Returns the entry
+    /// holding `value`. Past the last slot ([`LAST_SLOT`]) appends fail with
+    /// [`Error::InvalidArgument`].
+    ///
+    /// Values are compared by bytes: if two writers append identical bytes, each may
+    /// find "its" value at the same slot. Put a unique id in values that must not merge.
+    ///
+    /// While this handle leads (its last phase 1 found nothing accepted beyond its slot, and
+    /// no one has promised a higher ballot since), appends skip phase 1: one round trip.
+    pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
+        let value = value.into();
+        loop {
+            let (slot, lease) = self.reserve_slot()?;
+            let decision = match self.proposer.decide(slot, value.clone(), lease).await {
+                Ok(decision) => decision,
+                Err(Error::Trimmed { first, .. }) if first > slot => {
+                    // The log starts later than this handle knew: go on from there.
+                    self.set_lease(None);
+                    self.next_slot.fetch_max(first, Ordering::SeqCst);
+                    continue;
+                }
+                Err(e) => {
+                    self.set_lease(None);
+                    return Err(e);
+                }
+            };
+            self.set_lease(decision.lease);
+            let after = match self.proposer.mutation {
+                Some(Mutation::SlotWraps) => slot.wrapping_add(1),
+                _ => slot.saturating_add(1),
+            };
+            self.next_slot.fetch_max(after, Ordering::SeqCst);
+            if decision.value == value {
+                return Ok(Entry { slot, value: decision.value });
+            }
+        }
+    }
+
+    /// The slot to try next and, if this handle holds a lease covering it, the lease. Under
+    /// a lease each append takes a slot of its own (one ballot must never carry two values
+    /// at one slot); without one, concurrent appends race for a slot.
+    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>)> {
+        let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
+        let mutation = self.proposer.mutation;
+        let last = if mutation.is_some_and(Mutation::uses_last_slot) { u64::MAX } else { LAST_SLOT };
+        match lease {
+            Some(lease) => {
+                let slot = if mutation == Some(Mutation::SlotWraps) {
+                    self.next_slot.fetch_add(1, Ordering::SeqCst)
+                } else {
+                    self.next_slot
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s <= last).then(|| s.saturating_add(1)))
+                        .map_err(log_full)?
+                };
+                Ok((slot, lease.covers(slot).then_some(lease)))
+            }
+            None => {
+                let slot = self.next_slot.load(Ordering::SeqCst);
+                if slot > last {
+                    return Err(log_full(slot));
+                }
+                Ok((slot, None))
+            }
+        }
+    }
+
+    /// Take the lease a decision returned. A lease at a lower ballot than the one held (a
+    /// slower append finishing late) does not replace it.
+    fn set_lease(&self, lease: Option<Lease>) {
+        if let Ok(mut guard) = self.lease.lock() {
+            *guard = match (lease, *guard) {
+                (Some(new), Some(old)) if new.ballot() < old.ballot() => Some(old),
+                _ => lease,
+            };
+        }
+    }
+
+    /// Blocking [`append`](Self::append).
+    pub fn append_blocking(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
+        futures::executor::block_on(self.append(value))
+    }
+
+    /// The chosen entries from slot `from` on, in slot order, up to `max` of them, stopping
+    /// at the first slot not known to be chosen. Asks every acceptor (`observe`) and counts
+    /// a value chosen when a majority report the same ballot for its slot.
+    ///
+    /// A slot that is not chosen while a later one is (a hole: its proposer died, or its
+    /// accepts are split over ballots), or that a majority hold values at under different
+    /// ballots with none a majority's, is decided on the spot by running Paxos on it, with
+    /// the highest accepted value reported there (or an empty value) as the proposal, so a
+    /// reader never waits for a writer that is gone. Paxos keeps whatever was already chosen.
+    ///
+    /// Fails with [`Error::Trimmed`], naming the first slot still held, when `from` was
+    /// trimmed and its value is gone.
+    pub async fn read(&self, from: Slot, max: usize) -> Result<Vec<Entry>> {
+        /// Holes decided per call, so one read stays bounded.
+        const MAX_REPAIRS: usize = 16;
+        let mut entries = Vec::new();
+        let mut next = from;
+        let mut repairs = 0;
+        while entries.len() < max && next <= LAST_SLOT {
+            let Tally { mut chosen, mut reported, reporting, first } = self.tally(next).await?;
+            while entries.len() < max && next <= LAST_SLOT {
+                let Some(value) = chosen.remove(&next) else { break };
+                entries.push(Entry { slot: next, value });
+                next = next.saturating_add(1);
+            }
+            if first > next {
+                // `next` was trimmed somewhere and a majority no longer tells its value.
+                if entries.is_empty() {
+                    return Err(Error::Trimmed { slot: next, first });
+                }
+                break;
+            }
+            // A hole: `next` is not chosen while a later slot is. Or a split: a majority
+            // hold a value at `next`, under different ballots, and none a majority's worth
+            // (an append that was retried, at the end of the log): it may well be chosen,
+            // but no one can tell until Paxos runs on it once more.
+            let hole = chosen.keys().next().is_some_and(|&later| later > next);
+            let split = reporting.get(&next).is_some_and(|&n| n >= majority(self.proposer.clients().len()));
+            let hole = hole || split;
+            if entries.len() >= max || !hole || repairs == MAX_REPAIRS || next > LAST_SLOT {
+                break;
+            }
+            let filler = reported.remove(&next).map(|(_, value)| value).unwrap_or_default();
+            let value = match self.proposer.propose_at(next, filler).await {
+                Ok(value) => value,
+                Err(Error::Trimmed { .. }) if !entries.is_empty() => break,
+                Err(e) => return Err(e),
+            };
+            entries.push(Entry { slot: next, value });
+            next = next.saturating_add(1);
+            repairs += 1;
+        }
+        self.next_slot.fetch_max(next, Ordering::SeqCst);
+        Ok(entries)
+    }
+
+    /// Ask every acceptor what it accepted from `from` on.
+    async fn tally(&self, from: Slot) -> Result<Tally> {
+        let clients = self.proposer.clients();
+        let n = clients.len();
+        let request = Request { id: 0, attempt: 0, slot: from };
+        let mut learner = Learner::starting_at(n, from);
+        if self.proposer.mutation == Some(Mutation::LearnerQuorumOneShort) {
+            learner.set_quorum(majority(n) - 1);
+        }
+        let mut tally =
+            Tally { chosen: BTreeMap::new(), reported: BTreeMap::new(), reporting: BTreeMap::new(), first: 0 };
+        let mut failures = Vec::new();
+        let mut violation = None;
+        let calls = clients.iter().map(|c| c.observe(&request));
+        let config = &self.proposer.config;
+        let sleeper = &self.proposer.sleeper;
+        fan_out(
+            calls,
+            || sleeper.sleep(config.call_timeout),
+            config.call_timeout,
+            |i, result| {
+                match result {
+                    Ok(proposals) => {
+                        for p in &proposals {
+                            if p.id == 0 {
+                                // A trim marker: this acceptor forgot the slots below.
+                                tally.first = tally.first.max(p.slot);
+                                continue;
+                            }
+                            if p.slot < from {
+                                continue;
+                            }
+                            match learner.on_accepted(i, p) {
+                                Ok(Some(entry)) => {
+                                    tally.chosen.insert(entry.slot, entry.value);
+                                }
+                                Ok(None) => {}
+                                Err(e) => {
+                                    violation = Some(e);
+                                    return ControlFlow::Break(());
+                                }
+                            }
+                            *tally.reporting.entry(p.slot).or_insert(0) += 1;
+                            if tally.reported.get(&p.slot).is_none_or(|(ballot, _)| p.id > *ballot) {
+                                tally.reported.insert(p.slot, (p.id, p.value.clone()));
+                            }
+                        }
+                    }
+                    Err(error) => failures.push(AcceptorFailure { acceptor: i, error }),
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .await;
+        if let Some(e) = violation {
+            return Err(e);
+        }
+        if n - failures.len() < majority(n) {
+            return Err(Error::NoQuorum {
+                needed: majority(n),
+                acceptors: n,
+                attempts: 1,
+                failures: Failures(failures),
+            });
+        }
+        Ok(tally)
+    }
+
+    /// Every chosen entry from slot `from` on, in slot order, then each new one as it is
+    /// chosen (asking the acceptors every `poll_interval` while there is nothing new). The
+    /// stream ends only after an error, which it yields.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, ReplicatedLog, StdSleeper};
+    /// # futures::executor::block_on(async {
+    /// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+    /// let log = ReplicatedLog::new(Proposer::new(acceptors, CounterIdGenerator::new(1), StdSleeper).unwrap());
+    /// for v in ["a", "b", "c"] {
+    ///     log.append(v.as_bytes().to_vec()).await.unwrap();
+    /// }
+    /// let from_b: Vec<_> = log.entries(1).take(2).map(|e| e.unwrap().value).collect().await;
+    /// assert_eq!(from_b, [b"b".to_vec(), b"c".to_vec()]);
+    /// # });
+    /// ```
+    pub fn entries(&self, from: Slot) -> impl futures::Stream<Item = Result<Entry>> + '_ {
+        let state = (from, std::collections::VecDeque::<Entry>::new(), false);
+        futures::stream::unfold(state, move |(next, mut buffered, failed)| async move {
+            if failed {
+                return None;
+            }
+            loop {
+                if let Some(entry) = buffered.pop_front() {
+                    let after = entry.slot.saturating_add(1);
+                    return Some((Ok(entry), (after, buffered, false)));
+                }
+                match self.wait(next, 256, Duration::from_secs(3600)).await {
+                    Ok(entries) => buffered.extend(entries),
+                    Err(e) => return Some((Err(e), (next, buffered, true))),
+                }
+            }
+        })
+    }
+
+    /// [`read`](Self::read), but when nothing is chosen at `from` yet, ask again every
+    /// `poll_interval` until something is or `timeout` passes (then an empty list).
+    pub async fn wait(&self, from: Slot, max: usize, timeout: Duration) -> Result<Vec<Entry>> {
+        let interval = self.proposer.config.poll_interval.max(Duration::from_micros(100));
+        let mut waited = Duration::ZERO;
+        loop {
+            let entries = self.read(from, max).await?;
+            if !entries.is_empty() || waited >= timeout {
+                return Ok(entries);
+            }
+            self.proposer.sleeper.sleep(interval).await;
+            waited += interval;
+        }
+    }
+}

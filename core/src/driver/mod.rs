@@ -1,0 +1,29 @@
+//! The driver: the protocol run over user-supplied transports. [`Proposer`] and
+//! [`ReplicatedLog`] fan out to every acceptor at once through [`AcceptorClient`]s, finish
+//! at a majority, bound each call by a timeout, back off at random after losing, and leap
+//! past the ballots they lose to. The driver owns no threads and no runtime: timers come
+//! from a [`Sleeper`], ballots from an [`IdGenerator`].
+//!
+//! It depends on [`crate::protocol`] (the rules) and [`crate::storage`] (the acceptor behind
+//! a [`LocalAcceptor`]); nothing below it depends on it.
+
+pub mod client;
+pub mod clock;
+pub(crate) mod fan_out;
+pub mod ids;
+pub mod local;
+pub mod log;
+pub mod proposer;
+pub mod timer;
+
+pub use client::AcceptorClient;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{CounterIdGenerator, IdGenerator, ServerIdGenerator};
+pub use local::LocalAcceptor;
+pub use log::ReplicatedLog;
+pub use proposer::{Decision, Proposer, ProposerConfig};
+pub use timer::Sleeper;
+#[cfg(feature = "std-timer")]
+pub use timer::StdSleeper;
+#[cfg(feature = "tokio")]
+pub use timer::TokioSleeper;

@@ -1,0 +1,310 @@
+//! [`Proposer`]: the ancestor's `Proposer.Propose`, fixed. One decision is attempts of
+//! [`Attempt`] over every acceptor at once, with timeouts, backoff and ballot leaping.
+
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::client::AcceptorClient;
+use super::fan_out::fan_out;
+use super::ids::IdGenerator;
+use super::timer::Sleeper;
+use crate::protocol::attempt::{majority, Attempt, Lease, Progress};
+use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
+use crate::protocol::message::{Ballot, Promise, Proposal, Slot};
+use crate::protocol::mutation::Mutation;
+
+/// Timeouts, retries and backoff of a [`Proposer`].
+#[derive(Debug, Clone)]
+pub struct ProposerConfig {
+    /// How long one prepare or accept call may take before it counts as failed.
+    pub call_timeout: Duration,
+    /// How many ballots to try before giving up with [`Error::NoQuorum`].
+    pub max_attempts: u32,
+    /// The backoff before the second attempt is drawn from `[0, backoff_min]`, and the range
+    /// doubles with each attempt up to `backoff_max` (full jitter).
+    pub backoff_min: Duration,
+    /// The largest backoff range.
+    pub backoff_max: Duration,
+    /// How often [`ReplicatedLog::wait`] asks the acceptors again.
+    pub poll_interval: Duration,
+    /// Seed of the backoff jitter (random when `None`).
+    pub seed: Option<u64>,
+}
+
+impl Default for ProposerConfig {
+    fn default() -> Self {
+        ProposerConfig {
+            call_timeout: Duration::from_secs(1),
+            max_attempts: 20,
+            backoff_min: Duration::from_millis(1),
+            backoff_max: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(10),
+            seed: None,
+        }
+    }
+}
+
+/// Proposes values to a set of acceptors: the ancestor's `Proposer.Propose`, fixed.
+///
+/// ```
+/// use synodos::{CounterIdGenerator, LocalAcceptor, Proposer, StdSleeper};
+/// # futures::executor::block_on(async {
+/// let acceptors: Vec<_> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+/// let alice = Proposer::new(acceptors.clone(), CounterIdGenerator::new(1), StdSleeper).unwrap();
+/// let bob = Proposer::new(acceptors, CounterIdGenerator::new(2), StdSleeper).unwrap();
+/// assert_eq!(alice.propose(b"alice".to_vec()).await.unwrap(), b"alice");
+/// // Once a value is chosen, every later proposal returns it.
+/// assert_eq!(bob.propose(b"bob".to_vec()).await.unwrap(), b"alice");
+/// # });
+/// ```
+pub struct Proposer<C, S> {
+    clients: Vec<C>,
+    ids: Arc<dyn IdGenerator>,
+    pub(crate) sleeper: S,
+    pub(crate) config: ProposerConfig,
+    rng: Mutex<fastrand::Rng>,
+    pub(crate) mutation: Option<Mutation>,
+}
+
+impl<C, S> std::fmt::Debug for Proposer<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proposer").field("acceptors", &self.clients.len()).field("config", &self.config).finish()
+    }
+}
+
+/// The outcome of [`Proposer::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The value chosen for the slot (maybe another proposer's).
+    pub value: Vec<u8>,
+    /// Whether this proposer may skip phase 1 on later slots, and from which one.
+    pub lease: Option<Lease>,
+}
+
+/// An acceptor's answer in either phase: non-zero `promised` means it refused.
+trait Answer {
+    fn promised(&self) -> Ballot;
+}
+
+impl Answer for Promise {
+    fn promised(&self) -> Ballot {
+        self.promised
+    }
+}
+
+impl Answer for Proposal {
+    fn promised(&self) -> Ballot {
+        self.promised
+    }
+}
+
+impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
+    /// A proposer over `clients`, taking ballots from `ids` and timers from `sleeper`.
+    pub fn new(clients: Vec<C>, ids: impl IdGenerator + 'static, sleeper: S) -> Result<Self> {
+        Self::with_config(clients, Arc::new(ids), sleeper, ProposerConfig::default())
+    }
+
+    /// [`new`](Self::new) with explicit timeouts and backoff, and a shared id generator.
+    pub fn with_config(clients: Vec<C>, ids: Arc<dyn IdGenerator>, sleeper: S, config: ProposerConfig) -> Result<Self> {
+        if clients.is_empty() {
+            return Err(Error::InvalidArgument("a proposer needs at least one acceptor".into()));
+        }
+        if clients.len() > crate::protocol::attempt::MAX_ACCEPTORS {
+            return Err(Error::InvalidArgument(format!(
+                "{} acceptors: at most {} are supported",
+                clients.len(),
+                crate::protocol::attempt::MAX_ACCEPTORS
+            )));
+        }
+        if config.max_attempts == 0 {
+            return Err(Error::InvalidArgument("max_attempts must be at least 1".into()));
+        }
+        let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
+        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(fastrand::Rng::with_seed(seed)), mutation: None })
+    }
+
+    #[doc(hidden)]
+    /// Test-only: inject a protocol bug, to prove the simulator catches it.
+    pub fn set_mutation(&mut self, mutation: Option<Mutation>) {
+        self.mutation = mutation;
+    }
+
+    /// The acceptor clients, in the order failures are numbered.
+    pub fn clients(&self) -> &[C] {
+        &self.clients
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProposerConfig {
+        &self.config
+    }
+
+    /// Propose `value` for the single decree (slot 0). Returns the value actually chosen,
+    /// which is another proposer's if that one was chosen first.
+    pub fn propose(&self, value: impl Into<Vec<u8>>) -> impl Future<Output = Result<Vec<u8>>> + '_ {
+        self.propose_at(0, value)
+    }
+
+    /// [`propose`](Self::propose) for one slot of a log.
+    pub fn propose_at(&self, slot: Slot, value: impl Into<Vec<u8>>) -> impl Future<Output = Result<Vec<u8>>> + '_ {
+        // Not an `async fn`: the future is `decide`'s own, not one more layer around it.
+        futures::FutureExt::map(self.decide(slot, value.into(), None), |r| r.map(|decision| decision.value))
+    }
+
+    /// Choose a value for `slot`. With a `lease` (from an earlier [`Decision`] of this
+    /// proposer) that covers `slot`, the first attempt skips phase 1 at the lease's ballot;
+    /// later attempts, and all attempts without a lease, run both phases. Use each lease for
+    /// one value per slot (see [`Lease`]).
+    ///
+    /// Fails with [`Error::Trimmed`] when the slot was trimmed (it was chosen and forgotten),
+    /// and with [`Error::ProtocolViolation`] when acceptors report two values at one ballot.
+    pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Lease>) -> Result<Decision> {
+        let n = self.clients.len();
+        let mut failures = Vec::new();
+        let wraps = self.mutation == Some(Mutation::SlotWraps);
+        // Each attempt owns the value while it runs, lends it to its phase 2 proposal, and
+        // hands it back when it fails, so the value is never copied.
+        let mut value = value;
+        for attempt in 1..=self.config.max_attempts {
+            if attempt > 1 {
+                self.backoff(attempt).await;
+            }
+            failures.clear();
+            if let (1, Some(lease)) = (attempt, lease.filter(|l| l.covers(slot))) {
+                let (mut round, proposal) =
+                    Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
+                match self.accept_phase(&mut round, &proposal, &mut failures).await {
+                    Progress::Chosen(_) => {
+                        return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, wraps) });
+                    }
+                    Progress::Failed { promised } => self.ids.observe(promised),
+                    Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                    Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
+                    Progress::Accept(_) | Progress::Waiting => {}
+                }
+                value = round.into_value_lent(Some(proposal.value));
+                continue;
+            }
+            let ballot = self.ids.next()?;
+            let (mut round, request) =
+                Attempt::new_mutated(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value), self.mutation)?;
+            round.lend_value();
+            let progress = self
+                .phase(
+                    &mut failures,
+                    |c| c.prepare(&request),
+                    |i, reply| match reply {
+                        Some(p) => round.on_promise(i, &p),
+                        None => round.on_failure(i),
+                    },
+                )
+                .await;
+            let proposed = match progress {
+                Progress::Accept(proposal) => {
+                    let next_lease = round.lease();
+                    match self.accept_phase(&mut round, &proposal, &mut failures).await {
+                        Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
+                        Progress::Failed { promised } => self.ids.observe(promised),
+                        Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                        Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
+                        Progress::Accept(_) | Progress::Waiting => {}
+                    }
+                    Some(proposal.value)
+                }
+                Progress::Failed { promised } => {
+                    self.ids.observe(promised);
+                    None
+                }
+                Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
+                Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
+                Progress::Chosen(_) | Progress::Waiting => None,
+            };
+            value = round.into_value_lent(proposed);
+        }
+        Err(Error::NoQuorum {
+            needed: majority(n),
+            acceptors: n,
+            attempts: self.config.max_attempts,
+            failures: Failures(failures),
+        })
+    }
+
+    fn accept_phase<'a>(
+        &'a self,
+        round: &'a mut Attempt,
+        proposal: &'a Proposal,
+        failures: &'a mut Vec<AcceptorFailure>,
+    ) -> impl Future<Output = Progress> + 'a {
+        self.phase(
+            failures,
+            |c| c.accept(proposal),
+            |i, reply| match reply {
+                Some(p) => round.on_accepted(i, &p),
+                None => round.on_failure(i),
+            },
+        )
+    }
+
+    /// Blocking [`propose`](Self::propose), on the calling thread. Needs a sleeper that does
+    /// not depend on a runtime (like [`StdSleeper`]).
+    pub fn propose_blocking(&self, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
+        futures::executor::block_on(self.propose(value))
+    }
+
+    /// Send one phase to every acceptor at once; return as soon as the attempt decides.
+    /// (Not an `async fn`: the future is the fan-out's own, not one more layer around it.)
+    fn phase<'a, F, Fut, T>(
+        &'a self,
+        failures: &'a mut Vec<AcceptorFailure>,
+        call: F,
+        mut on_reply: impl FnMut(usize, Option<T>) -> Progress + 'a,
+    ) -> impl Future<Output = Progress> + 'a
+    where
+        F: Fn(&'a C) -> Fut + 'a,
+        Fut: Future<Output = Result<T>> + 'a,
+        T: Answer + 'a,
+    {
+        let calls = self.clients.iter().map(call);
+        let timeout = self.config.call_timeout;
+        let ignores_trim = self.mutation == Some(Mutation::IgnoresTrimPoint);
+        let on_result = move |i, result| {
+            let progress = match result {
+                Ok(reply) => {
+                    let rejected = T::promised(&reply);
+                    if rejected != 0 {
+                        failures.push(AcceptorFailure { acceptor: i, error: Error::Rejected { promised: rejected } });
+                    }
+                    on_reply(i, Some(reply))
+                }
+                // A trimmed slot was chosen: nothing is left to decide, whoever says so.
+                Err(Error::Trimmed { first, .. }) if !ignores_trim => {
+                    return ControlFlow::Break(Progress::Trimmed { first })
+                }
+                Err(error) => {
+                    failures.push(AcceptorFailure { acceptor: i, error });
+                    on_reply(i, None)
+                }
+            };
+            match progress {
+                Progress::Waiting => ControlFlow::Continue(()),
+                decided => ControlFlow::Break(decided),
+            }
+        };
+        let decided = fan_out(calls, move || self.sleeper.sleep(timeout), timeout, on_result);
+        futures::FutureExt::map(decided, |decided| decided.unwrap_or(Progress::Waiting))
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        let min = self.config.backoff_min.as_micros() as u64;
+        let cap = min.saturating_mul(1u64 << (attempt - 2).min(20)).min(self.config.backoff_max.as_micros() as u64);
+        let micros = match self.rng.lock() {
+            Ok(mut rng) => rng.u64(0..=cap),
+            Err(_) => cap / 2,
+        };
+        if micros > 0 {
+            self.sleeper.sleep(Duration::from_micros(micros)).await;
+        }
+    }
+}
