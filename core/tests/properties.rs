@@ -50,8 +50,14 @@ proptest! {
                 }
                 prop_assert_eq!(reply.accepted.map(|p| (p.id, p.value)), accepted.get(&slot).cloned());
             } else {
-                let reply = core.accept(&Proposal::new(ballot, slot, vec![byte])).unwrap()
-                    .persist(&mut promises, &mut accepts).unwrap();
+                let second_value = accepted.get(&slot).is_some_and(|(b, v)| *b == ballot && *v != vec![byte]);
+                let pending = core.accept(&Proposal::new(ballot, slot, vec![byte]));
+                if second_value && ballot >= before {
+                    // One value per ballot and slot: a second one is refused, nothing changes.
+                    prop_assert!(matches!(pending, Err(synodos::Error::ProtocolViolation(_))));
+                    continue;
+                }
+                let reply = pending.unwrap().persist(&mut promises, &mut accepts).unwrap();
                 prop_assert_eq!(reply.is_accepted(), ballot >= before);
                 if reply.is_accepted() {
                     accepted.insert(slot, (ballot, vec![byte]));

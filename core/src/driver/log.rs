@@ -224,7 +224,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             next = next.saturating_add(1);
             repairs += 1;
         }
-        self.next_slot.fetch_max(next, Ordering::SeqCst);
+        // Only what was read moves the append position (a read past the end, or of nothing,
+        // must not move it there).
+        if let Some(last) = entries.last() {
+            self.next_slot.fetch_max(last.slot.saturating_add(1), Ordering::SeqCst);
+        }
         Ok(entries)
     }
 

@@ -65,6 +65,8 @@ pub struct Proposer<C, S> {
     pub(crate) sleeper: S,
     pub(crate) config: ProposerConfig,
     rng: Mutex<fastrand::Rng>,
+    /// Names this proposer on the leases it makes (never 0: the sans-IO layer's).
+    owner: u64,
     pub(crate) mutation: Option<Mutation>,
 }
 
@@ -122,7 +124,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             return Err(Error::InvalidArgument("max_attempts must be at least 1".into()));
         }
         let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
-        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(fastrand::Rng::with_seed(seed)), mutation: None })
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let owner = rng.u64(1..);
+        Ok(Proposer { clients, ids, sleeper, config, rng: Mutex::new(rng), owner, mutation: None })
     }
 
     #[doc(hidden)]
@@ -154,16 +158,21 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     }
 
     /// Choose a value for `slot`. With a `lease` (from an earlier [`Decision`] of this
-    /// proposer) that covers `slot`, the first attempt skips phase 1 at the lease's ballot;
-    /// later attempts, and all attempts without a lease, run both phases. Use each lease for
-    /// one value per slot (see [`Lease`]).
+    /// proposer; another's is refused) that covers `slot`, the first attempt skips phase 1 at
+    /// the lease's ballot; later attempts, and all attempts without a lease, run both
+    /// phases. Every lease of one ballot is one right: propose one value per slot under it
+    /// (a second one at a slot is refused by the acceptors, see [`Lease`]).
     ///
     /// Fails with [`Error::Trimmed`] when the slot was trimmed (it was chosen and forgotten),
     /// and with [`Error::ProtocolViolation`] when acceptors report two values at one ballot.
     pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Lease>) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
-        let wraps = self.mutation == Some(Mutation::SlotWraps);
+        if lease.is_some_and(|l| l.owner() != self.owner) {
+            return Err(Error::InvalidArgument(
+                "this lease was made by another proposer (a lease is good only where its phase 1 ran)".into(),
+            ));
+        }
         // Each attempt owns the value while it runs, lends it to its phase 2 proposal, and
         // hands it back when it fails, so the value is never copied.
         let mut value = value;
@@ -177,7 +186,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
                     Progress::Chosen(_) => {
-                        return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, wraps) });
+                        return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, self.mutation) });
                     }
                     Progress::Failed { promised } => self.ids.observe(promised),
                     Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
@@ -203,7 +212,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 .await;
             let proposed = match progress {
                 Progress::Accept(proposal) => {
-                    let next_lease = round.lease();
+                    let next_lease = round.lease().map(|l| l.owned_by(self.owner));
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
                         Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
                         Progress::Failed { promised } => self.ids.observe(promised),

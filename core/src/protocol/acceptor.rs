@@ -45,8 +45,13 @@ fn encode_accept(p: &Proposal, mut out: Vec<u8>) -> Vec<u8> {
 
 /// A record with ballot 0 (never a real ballot) marks a trim point: slots below `slot`
 /// were chosen and forgotten, so the acceptor must refuse to vote on them again.
-fn encode_trim_marker(below: Slot) -> Vec<u8> {
-    encode_accept(&Proposal::new(0, below, Vec::new()), Vec::new())
+///
+/// Its value is the acceptor's promise at the time (u64 LE): an accept raises the promise
+/// without a promise record, so once the accept records below the marker are trimmed the
+/// marker is what keeps that promise across a restart. (Markers of the first release have
+/// an empty value.)
+fn encode_trim_marker(below: Slot, promised: Ballot) -> Vec<u8> {
+    encode_accept(&Proposal::new(0, below, promised.to_le_bytes().to_vec()), Vec::new())
 }
 
 pub(crate) fn decode_accept(seq: u64, data: &[u8]) -> Result<Proposal> {
@@ -95,6 +100,9 @@ impl Rebuild {
         if p.id == 0 {
             core.trimmed_below = core.trimmed_below.max(p.slot);
             core.frontier = core.frontier.max(p.slot);
+            if let Ok(promised) = <[u8; 8]>::try_from(p.value.as_slice()) {
+                core.promised = core.promised.max(u64::from_le_bytes(promised));
+            }
             return Ok(());
         }
         self.highest_accepted = self.highest_accepted.max(p.id);
@@ -343,6 +351,16 @@ impl AcceptorCore {
             let reply = Proposal { id: proposal.id, slot: proposal.slot, value: Vec::new(), promised: self.promised };
             return Ok(Pending { write: None, reply });
         }
+        if let Some(held) = self.accepted.get(proposal.slot) {
+            if held.ballot == proposal.id && self.value(held) != proposal.value.as_slice() {
+                // Correct proposers put one value per ballot at a slot; taking the second
+                // would overwrite what may be chosen. Refuse it, change nothing.
+                return Err(Error::ProtocolViolation(format!(
+                    "a second, different value at ballot {} for slot {}: the acceptor keeps the first",
+                    proposal.id, proposal.slot
+                )));
+            }
+        }
         let seq = self.next_seq()?;
         if self.mutation != Some(Mutation::AcceptDoesNotRaisePromise) {
             self.promised = self.promised.max(proposal.id);
@@ -355,8 +373,9 @@ impl AcceptorCore {
 
     /// Forget accepted proposals below `slot` (they are chosen and applied elsewhere).
     /// Returns the trim-marker record to append to the accept log (so a restart still
-    /// refuses those slots) and the lowest accept-log id still needed after it: records
-    /// below that id may then be trimmed. `None` when `slot` is not above the last trim.
+    /// refuses those slots, and keeps the current promise) and the lowest accept-log id still
+    /// needed after it: once the marker is durable, records below that id may be trimmed.
+    /// `None` when `slot` is not above the last trim.
     pub fn forget_below(&mut self, slot: Slot) -> Option<(u64, Vec<u8>, u64)> {
         if slot <= self.trimmed_below {
             return None;
@@ -366,6 +385,6 @@ impl AcceptorCore {
         self.frontier = self.frontier.max(slot);
         self.forget_values_below(slot);
         let keep_from = self.accepted.values().map(|a| a.seq).min().unwrap_or(marker_seq).min(marker_seq);
-        Some((marker_seq, encode_trim_marker(slot), keep_from))
+        Some((marker_seq, encode_trim_marker(slot, self.promised), keep_from))
     }
 }

@@ -2,7 +2,7 @@
 //! The driver ([`crate::Proposer`]) and the simulator both run on it.
 
 use super::error::{Error, Result};
-use super::message::{Ballot, Promise, Proposal, Request, Slot};
+use super::message::{Ballot, Promise, Proposal, Request, Slot, LAST_SLOT};
 use super::mutation::Mutation;
 
 /// What an [`Attempt`] wants next.
@@ -35,13 +35,18 @@ pub enum Progress {
 /// `from`, none of which had accepted anything at `from` or later. Only
 /// [`Attempt::lease`] makes one, so phase 1 can be skipped only at a ballot that passed it.
 ///
-/// A holder must propose at most one value per slot under one lease (the ballot would
-/// otherwise carry two values at one slot); [`crate::ReplicatedLog`] hands each append a
-/// slot of its own.
+/// Every lease made from one phase 1 (and every lease a leased decision hands back) is the
+/// same ballot: propose at most one value per slot under it. [`crate::ReplicatedLog`] hands
+/// each append a slot of its own; an acceptor that already holds a value at a ballot and
+/// slot refuses a different one there ([`Error::ProtocolViolation`]), so a second value can
+/// never be chosen at one ballot, but it can fail the proposal that sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Lease {
     ballot: Ballot,
     from: Slot,
+    /// Who may use it: the [`Proposer`](crate::Proposer) whose phase 1 made it (0 for the
+    /// sans-IO layer). A proposer refuses another's lease: it was granted by other acceptors.
+    owner: u64,
 }
 
 impl Lease {
@@ -55,16 +60,30 @@ impl Lease {
         self.from
     }
 
+    /// The lease, marked as `owner`'s.
+    pub(crate) fn owned_by(self, owner: u64) -> Lease {
+        Lease { owner, ..self }
+    }
+
+    /// Whose lease it is (see [`owned_by`](Self::owned_by)).
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner
+    }
+
     /// Whether the lease lets `slot` skip phase 1.
     pub fn covers(&self, slot: Slot) -> bool {
         slot >= self.from
     }
 
     /// The same lease, for the slots after `slot` (after a leased value was chosen there).
-    /// `None` past the last slot; `wraps` is the injected bug of wrapping to slot 0 instead.
-    pub(crate) fn beyond(&self, slot: Slot, wraps: bool) -> Option<Lease> {
-        let from = if wraps { slot.wrapping_add(1) } else { slot.checked_add(1)? };
-        Some(Lease { ballot: self.ballot, from })
+    /// `None` past the last slot (`SlotWraps` is the injected bug of wrapping to 0 instead).
+    pub(crate) fn beyond(&self, slot: Slot, mutation: Option<Mutation>) -> Option<Lease> {
+        let from = match mutation {
+            Some(Mutation::SlotWraps) => slot.wrapping_add(1),
+            Some(m) if m.uses_last_slot() => slot.checked_add(1)?,
+            _ => slot.checked_add(1).filter(|s| *s <= LAST_SLOT)?,
+        };
+        Some(Lease { from, ..*self })
     }
 }
 
@@ -235,6 +254,9 @@ impl Attempt {
     pub fn lease(&self) -> Option<Lease> {
         let wraps = self.mutation == Some(Mutation::SlotWraps);
         let next = if wraps { self.slot.wrapping_add(1) } else { self.slot.checked_add(1)? };
+        if next > LAST_SLOT && !self.mutation.is_some_and(Mutation::uses_last_slot) {
+            return None;
+        }
         let frontier = match (self.frontier, self.mutation) {
             (None, Some(Mutation::AbsentFrontierMeansZero)) => Some(0),
             (f, _) => f,
@@ -242,7 +264,7 @@ impl Attempt {
         let frontier_ok = frontier.is_some_and(|f| f <= next)
             || self.mutation == Some(Mutation::LeaseIgnoresFrontier)
             || (wraps && next == 0);
-        (self.prepared && frontier_ok).then_some(Lease { ballot: self.ballot, from: next })
+        (self.prepared && frontier_ok).then_some(Lease { ballot: self.ballot, from: next, owner: 0 })
     }
 
     /// The value this attempt was started with (never one it adopted from an acceptor),
@@ -400,7 +422,6 @@ impl Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::LAST_SLOT;
 
     fn granted(id: Ballot, accepted: Option<Proposal>) -> Promise {
         Promise { id, accepted, ..Default::default() }
@@ -457,7 +478,7 @@ mod tests {
         assert_eq!(a.on_failure(1), Progress::Failed { promised: 0 });
         assert_eq!(a.into_value_lent(None), b"mine");
         // Leased: the proposal takes the value.
-        let lease = Lease { ballot: 100, from: 0 };
+        let lease = Lease { ballot: 100, from: 0, owner: 0 };
         let (mut a, p) = Attempt::leased_lent(3, 0, &lease, b"mine".to_vec(), None).unwrap();
         assert_eq!(p.value, b"mine");
         a.on_accepted(0, &ack(200));
@@ -532,8 +553,15 @@ mod tests {
         let full = Promise { id: 9, slot: LAST_SLOT, frontier: Some(u64::MAX), ..Default::default() };
         a.on_promise(0, &full);
         a.on_promise(1, &full);
-        assert_eq!(a.lease_from(), Some(u64::MAX), "a lease from u64::MAX covers no usable slot");
-        assert!(matches!(Attempt::leased(3, u64::MAX, &a.lease().unwrap(), vec![]), Err(Error::InvalidArgument(_))));
+        assert_eq!(a.lease_from(), None, "no slot after the last one to lease");
+        let (mut b, _) = Attempt::new(3, LAST_SLOT - 1, 9, 1, b"v".to_vec()).unwrap();
+        let promise = Promise { id: 9, slot: LAST_SLOT - 1, frontier: Some(LAST_SLOT), ..Default::default() };
+        b.on_promise(0, &promise);
+        b.on_promise(1, &promise);
+        let lease = b.lease().unwrap();
+        assert_eq!(lease.from(), LAST_SLOT);
+        assert_eq!(lease.beyond(LAST_SLOT, None), None, "a lease does not run past the last slot");
+        assert!(matches!(Attempt::leased(3, u64::MAX, &lease, vec![]), Err(Error::InvalidArgument(_))));
         assert!(matches!(Attempt::new(3, u64::MAX, 9, 1, vec![]), Err(Error::InvalidArgument(_))));
     }
 
