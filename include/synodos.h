@@ -549,9 +549,9 @@ void synodos_callback_set_error(const char *message);
 synodos_status synodos_id_generator_new_counter(uint16_t node_id,
                                                 struct synodos_id_generator **out);
 
-// Create in `*out` a generator of ballots `millis << 8 | server_id` (the Go ancestor's
-// layout) from the system clock, strictly increasing even when the clock stalls or steps
-// back.
+// Create in `*out` a generator of ballots `millis << 16 | server_id` (the layout of every
+// generator, so the two kinds never collide) from the system clock, strictly increasing
+// even when the clock stalls or steps back.
 synodos_status synodos_id_generator_new_server(uint8_t server_id,
                                                struct synodos_id_generator **out);
 
