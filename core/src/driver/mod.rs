@@ -7,6 +7,9 @@
 //! It depends on [`crate::protocol`] (the rules) and [`crate::storage`] (the acceptor behind
 //! a [`LocalAcceptor`]); nothing below it depends on it.
 
+/// One `block_on` with thread-local timers, for the native bindings' blocking calls.
+#[cfg(not(target_family = "wasm"))]
+pub mod block_on;
 pub mod client;
 pub mod clock;
 pub(crate) mod fan_out;
