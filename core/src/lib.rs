@@ -31,6 +31,7 @@ pub mod error;
 pub mod file_log;
 pub mod id;
 pub mod learner;
+pub mod limits;
 pub mod log;
 pub mod message;
 pub mod proposer;
