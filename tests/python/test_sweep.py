@@ -11,6 +11,7 @@ happened (conftest.py checks the panic count around every test).
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, List, Optional
 
 import pytest
@@ -161,7 +162,13 @@ def test_memory_log(a: Any, b: Any, c: Any) -> None:
 @given(hostile)
 def test_file_log(tmp_path_factory: pytest.TempPathFactory, a: Any) -> None:
     directory = tmp_path_factory.mktemp("log")
-    clean(lambda: synodos.FileLog(a))
+    # A hostile path may be a valid relative one: open it inside a scratch directory.
+    cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        clean(lambda: synodos.FileLog(a))
+    finally:
+        os.chdir(cwd)
     with synodos.FileLog(directory) as log:
         clean(lambda: log.record(a, a))
         clean(lambda: log.range(a, a))
