@@ -140,8 +140,13 @@ function setupSynodos(wasm) {
     configurable: true,
     writable: true,
     value: async function* entries(from = 0n, options = {}) {
-      let slot = BigInt(from);
-      const waitMs = options.waitMs === undefined ? 1000 : options.waitMs;
+      let slot = from; // checked by wait(), like every 64-bit argument
+      let waitMs;
+      try {
+        waitMs = options === undefined || options === null || options.waitMs === undefined ? 1000 : options.waitMs;
+      } catch (cause) {
+        throw new SynodosError('INVALID_ARGUMENT', 'invalid argument: reading options.waitMs threw', cause);
+      }
       for (;;) {
         const batch = await this.wait(slot, 256, waitMs);
         for (const entry of batch) {

@@ -5,7 +5,7 @@
 //! Arrays are read index by index the same way, and bytes only from genuine `Uint8Array`s,
 //! through the host's intrinsic getters (`host.rs`).
 
-use js_sys::{Array, Function, Reflect, Uint8Array};
+use js_sys::{Function, Reflect, Uint8Array};
 use synodos::{Error, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -74,6 +74,21 @@ pub(crate) fn is_thenable(v: &JsValue) -> Result<bool> {
     Ok(then.is_function())
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.isArray`, caught: it throws for a revoked Proxy.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn array_is_array(v: &JsValue) -> std::result::Result<bool, JsValue>;
+}
+
+/// Whether `v` is an array (a Proxy of one included); a revoked Proxy is an `Err`.
+pub(crate) fn is_array(v: &JsValue) -> Result<bool> {
+    if !v.is_object() {
+        return Ok(false);
+    }
+    array_is_array(v).map_err(|e| threw("Array.isArray", e))
+}
+
 /// Call `each` on the items of the array `v`, read one by one (`None` if `v` is not an
 /// array). A sparse or lying `length` costs nothing: `each` stops at the first bad item.
 pub(crate) fn each_item(
@@ -81,7 +96,7 @@ pub(crate) fn each_item(
     what: &str,
     mut each: impl FnMut(u32, JsValue) -> Result<()>,
 ) -> Result<Option<()>> {
-    if v.dyn_ref::<Array>().is_none() {
+    if !is_array(v)? {
         return Ok(None);
     }
     let len = keys(|k| get(v, &k.length, &format!("{what}.length")))?;

@@ -32,12 +32,13 @@ impl MemoryLog {
     }
 
     /// Append a record (ids must increase).
-    pub fn record(&mut self, id: JsValue, data: JsValue) -> Result<(), JsValue> {
+    pub fn record(&self, id: JsValue, data: JsValue) -> Result<(), JsValue> {
         let id = u64_arg(&id, "id").arg()?;
         let data = jsread::bytes(&data, "data")
             .and_then(|d| d.ok_or_else(|| Error::InvalidArgument("data must be a Uint8Array".into())))
             .arg()?;
-        self.inner.record(id, &data).js()
+        // A handle clone: `&self` only, so a range visitor may append (no borrow conflict).
+        self.inner.clone().record(id, &data).js()
     }
 
     /// The record with the highest id, as `[id, data]`, or `null`.
@@ -73,9 +74,9 @@ impl MemoryLog {
     }
 
     /// Forget every record with `id < before`.
-    pub fn trim(&mut self, before: JsValue) -> Result<(), JsValue> {
+    pub fn trim(&self, before: JsValue) -> Result<(), JsValue> {
         let before = u64_arg(&before, "before").arg()?;
-        self.inner.trim(before).js()
+        self.inner.clone().trim(before).js()
     }
 
     /// How many records the log holds.
@@ -169,7 +170,7 @@ impl JsLog {
 /// object: an element whose getter throws is a storage error with that exception as cause).
 pub(crate) fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
     let bad = || Error::storage("a log record must be [id: bigint, data: Uint8Array]");
-    if v.dyn_ref::<Array>().is_none() {
+    if !jsread::is_array(v).map_err(as_storage)? {
         return Err(bad());
     }
     let item = |i: u32| Reflect::get_u32(v, i).map_err(|e| storage("reading a log record threw", e));
