@@ -27,6 +27,13 @@ function setupSynodos(wasm) {
   const pending = new Map(); // Promise handed out -> [resolve, reject]
   let epoch = 0;
   let panics = 0;
+  // The exception of the last host call on user values that threw (see host.rs).
+  const NONE = {};
+  let lastThrow = NONE;
+  const threw = (e) => {
+    lastThrow = e;
+    return undefined;
+  };
   const settleIn = (e, key, ok, value) => {
     if (e !== epoch) return; // made for an instance that is gone
     try {
@@ -119,6 +126,63 @@ function setupSynodos(wasm) {
         return -1;
       }
     },
+    call0(f, self) {
+      try {
+        return Reflect.apply(f, self, []);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    call1(f, self, a) {
+      try {
+        return Reflect.apply(f, self, [a]);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    call2(f, self, a, b) {
+      try {
+        return Reflect.apply(f, self, [a, b]);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    call3(f, self, a, b, c) {
+      try {
+        return Reflect.apply(f, self, [a, b, c]);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    get(obj, key) {
+      try {
+        return obj[key];
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    isArray(v) {
+      try {
+        return Array.isArray(v);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    stringify(v) {
+      try {
+        return JSON.stringify(v);
+      } catch (e) {
+        return threw(e);
+      }
+    },
+    threw() {
+      return lastThrow !== NONE;
+    },
+    takeThrown() {
+      const e = lastThrow;
+      lastThrow = NONE;
+      return e === NONE ? undefined : e;
+    },
     u8copy(value, into) {
       try {
         setInto.call(into, value);
@@ -175,5 +239,7 @@ function setupSynodos(wasm) {
     __panicForTest: wasm.__panicForTest,
     // Internal (tests): how many Rust panics this package has seen (0 unless synodos has a bug).
     __panicCount: () => panics,
+    // Internal (tests): how many JS values the wasm side holds right now.
+    __liveValues: wasm.__liveValues,
   });
 }

@@ -56,7 +56,7 @@ impl JsAsyncLog {
 
 impl AsyncLog for JsAsyncLog {
     async fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
-        let r = self.record.call2(&self.obj, &JsValue::from(id), &Uint8Array::from(data));
+        let r = crate::host::call2(&self.record, &self.obj, &JsValue::from(id), &Uint8Array::from(data));
         settle("record", r).await.map(|_| ())
     }
 
@@ -67,7 +67,7 @@ impl AsyncLog for JsAsyncLog {
                     .iter()
                     .map(|(id, data)| JsValue::from(Array::of2(&JsValue::from(*id), &Uint8Array::from(*data))))
                     .collect();
-                let r = f.call1(&self.obj, &list);
+                let r = crate::host::call1(&f, &self.obj, &list);
                 settle("recordBatch", r).await.map(|_| ())
             }
             None => {
@@ -81,7 +81,7 @@ impl AsyncLog for JsAsyncLog {
     }
 
     async fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let v = settle("last", self.last.call0(&self.obj)).await?;
+        let v = settle("last", crate::host::call0(&self.last, &self.obj)).await?;
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
@@ -96,7 +96,7 @@ impl AsyncLog for JsAsyncLog {
                 list.push(Array::of2(&id, &data).into());
             }
         });
-        let r = self.range.call3(&self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
+        let r = crate::host::call3(&self.range, &self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
         let returned = settle("range", r).await?;
         drop(visit);
         let mut records: Vec<JsValue> = got.take();
@@ -110,7 +110,7 @@ impl AsyncLog for JsAsyncLog {
 
     async fn trim(&mut self, before: u64) -> Result<()> {
         match self.trim.clone() {
-            Some(t) => settle("trim", t.call1(&self.obj, &JsValue::from(before))).await.map(|_| ()),
+            Some(t) => settle("trim", crate::host::call1(&t, &self.obj, &JsValue::from(before))).await.map(|_| ()),
             None => Err(Error::storage("this log has no trim() method")),
         }
     }
@@ -285,7 +285,7 @@ pub fn run_log_conformance_async(open: JsValue) -> JsPromise {
     };
     crate::exec::run_to_promise(async move {
         let report = conformance::run(|name| {
-            let opened = open.call1(&JsValue::NULL, &JsValue::from_str(name));
+            let opened = crate::host::call1(&open, &JsValue::NULL, &JsValue::from_str(name));
             async move {
                 let obj = settle("open", opened).await?;
                 AnyAsyncLog::from_js(&obj)

@@ -63,7 +63,8 @@ impl JsClient {
     /// Call `f(arg)`: a thrown exception or a rejected Promise becomes a transport error
     /// carrying the original value as its cause.
     async fn call(&self, name: &str, f: &Function, arg: JsValue) -> Result<JsValue> {
-        let v = f.call1(&self.obj, &arg).map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
+        let v = crate::host::call1(&f, &self.obj, &arg)
+            .map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
         let is_promise = v.is_instance_of::<JsPromise>();
         if is_promise || jsread::is_thenable(&v)? {
             crate::settle::promise(&v).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))

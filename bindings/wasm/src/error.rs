@@ -82,14 +82,15 @@ pub(crate) fn describe(value: &JsValue) -> String {
         return s;
     }
     if value.dyn_ref::<js_sys::Error>().is_some() {
-        if let Some(m) = Reflect::get(value, &"message".into()).ok().and_then(|m| m.as_string()) {
+        let m = crate::host::outcome(crate::host::with_host(|h| h.get(value, &"message".into())));
+        if let Some(m) = m.ok().and_then(|m| m.as_string()) {
             return m;
         }
     }
     if let Some(n) = value.as_f64() {
         return n.to_string();
     }
-    match js_sys::JSON::stringify(value) {
+    match crate::host::outcome(crate::host::with_host(|h| h.stringify(value))) {
         Ok(s) => s.as_string().unwrap_or_else(|| "(a value with no JSON form)".into()),
         Err(_) => "(a value that cannot be described)".into(),
     }
@@ -228,4 +229,11 @@ pub(crate) fn as_storage(error: Error) -> Error {
         Error::InvalidMessage(message) => Error::Storage { message, cause: None },
         other => other,
     }
+}
+
+/// Internal (tests): how many JS values Rust holds right now (the live slots of
+/// wasm-bindgen's externref table). What every operation leaves behind shows up here.
+#[wasm_bindgen(js_name = "__liveValues", skip_typescript)]
+pub fn live_values() -> u32 {
+    wasm_bindgen::externref_heap_live_count()
 }

@@ -54,6 +54,72 @@ extern "C" {
     /// that failed (e.g. a detached buffer).
     #[wasm_bindgen(method, structural)]
     pub fn u8copy(this: &Host, value: &JsValue, into: &JsValue) -> bool;
+    /// `f.call(self, ...)`, `obj[key]`, `Array.isArray(v)`, `JSON.stringify(v)` on user
+    /// values, with any exception caught in JS: the call then returns `undefined`, `threw()`
+    /// says so and `takeThrown()` hands over the exception. (An exception caught by
+    /// wasm-bindgen's own `catch` costs an externref table slot that is never given back:
+    /// one per throw, so a client that always throws would grow memory without bound.)
+    #[wasm_bindgen(method, structural)]
+    pub fn call0(this: &Host, f: &JsValue, self_: &JsValue) -> JsValue;
+    /// See `call0`.
+    #[wasm_bindgen(method, structural)]
+    pub fn call1(this: &Host, f: &JsValue, self_: &JsValue, a: &JsValue) -> JsValue;
+    /// See `call0`.
+    #[wasm_bindgen(method, structural)]
+    pub fn call2(this: &Host, f: &JsValue, self_: &JsValue, a: &JsValue, b: &JsValue) -> JsValue;
+    /// See `call0`.
+    #[wasm_bindgen(method, structural)]
+    pub fn call3(this: &Host, f: &JsValue, self_: &JsValue, a: &JsValue, b: &JsValue, c: &JsValue) -> JsValue;
+    /// See `call0`.
+    #[wasm_bindgen(method, structural)]
+    pub fn get(this: &Host, obj: &JsValue, key: &JsValue) -> JsValue;
+    /// See `call0` (returns a boolean, or `undefined` when it threw).
+    #[wasm_bindgen(method, structural, js_name = isArray)]
+    pub fn is_array(this: &Host, v: &JsValue) -> JsValue;
+    /// See `call0` (a string, or `undefined`).
+    #[wasm_bindgen(method, structural)]
+    pub fn stringify(this: &Host, v: &JsValue) -> JsValue;
+    /// Whether the last `call*`/`get`/... threw.
+    #[wasm_bindgen(method, structural)]
+    pub fn threw(this: &Host) -> bool;
+    /// The exception the last one threw (and forget it).
+    #[wasm_bindgen(method, structural, js_name = takeThrown)]
+    pub fn take_thrown(this: &Host) -> JsValue;
+}
+
+/// The result of a host call on user values: `Err` with the exception if it threw.
+pub(crate) fn outcome(v: Option<JsValue>) -> Result<JsValue, JsValue> {
+    let Some(v) = v else { return Err(JsValue::from_str(NO_HOST)) };
+    if v.is_undefined() && with_host(|h| h.threw()).unwrap_or(false) {
+        return Err(with_host(|h| h.take_thrown()).unwrap_or(JsValue::UNDEFINED));
+    }
+    Ok(v)
+}
+
+/// `f.call(this)`, the exception caught in JS (see `Host::call0`).
+pub(crate) fn call0(f: &js_sys::Function, this: &JsValue) -> Result<JsValue, JsValue> {
+    outcome(with_host(|h| h.call0(f, this)))
+}
+
+/// `f.call(this, a)`.
+pub(crate) fn call1(f: &js_sys::Function, this: &JsValue, a: &JsValue) -> Result<JsValue, JsValue> {
+    outcome(with_host(|h| h.call1(f, this, a)))
+}
+
+/// `f.call(this, a, b)`.
+pub(crate) fn call2(f: &js_sys::Function, this: &JsValue, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
+    outcome(with_host(|h| h.call2(f, this, a, b)))
+}
+
+/// `f.call(this, a, b, c)`.
+pub(crate) fn call3(
+    f: &js_sys::Function,
+    this: &JsValue,
+    a: &JsValue,
+    b: &JsValue,
+    c: &JsValue,
+) -> Result<JsValue, JsValue> {
+    outcome(with_host(|h| h.call3(f, this, a, b, c)))
 }
 
 thread_local! {

@@ -1,11 +1,11 @@
 //! Reading user objects without letting JS exceptions cross into Rust frames. Every read
-//! of a property goes through `Reflect.get` (which wasm-bindgen wraps in a `try`), so a
+//! of a property goes through the host's `get` (a `try` in JS, see `host.rs`), so a
 //! getter or a Proxy trap that throws becomes an `Err` carrying what it threw (as the cause
 //! of a transport error; callers re-code it as a storage error or an invalid argument).
 //! Arrays are read index by index the same way, and bytes only from genuine `Uint8Array`s,
 //! through the host's intrinsic getters (`host.rs`).
 
-use js_sys::{Function, Reflect, Uint8Array};
+use js_sys::{Function, Uint8Array};
 use synodos::{Error, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -52,7 +52,7 @@ pub(crate) fn threw(what: &str, thrown: JsValue) -> Error {
 
 /// `obj[key]`; a throwing getter or Proxy trap is an `Err` (see the module docs).
 pub(crate) fn get(obj: &JsValue, key: &JsValue, what: &str) -> Result<JsValue> {
-    Reflect::get(obj, key).map_err(|e| threw(what, e))
+    crate::host::outcome(with_host(|h| h.get(obj, key))).map_err(|e| threw(what, e))
 }
 
 /// `obj[name]` as a function: `None` when absent or not a function, `Err` when reading it
@@ -74,19 +74,14 @@ pub(crate) fn is_thenable(v: &JsValue) -> Result<bool> {
     Ok(then.is_function())
 }
 
-#[wasm_bindgen]
-extern "C" {
-    /// `Array.isArray`, caught: it throws for a revoked Proxy.
-    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
-    fn array_is_array(v: &JsValue) -> std::result::Result<bool, JsValue>;
-}
-
 /// Whether `v` is an array (a Proxy of one included); a revoked Proxy is an `Err`.
 pub(crate) fn is_array(v: &JsValue) -> Result<bool> {
     if !v.is_object() {
         return Ok(false);
     }
-    array_is_array(v).map_err(|e| threw("Array.isArray", e))
+    // `Array.isArray` throws for a revoked Proxy.
+    let r = crate::host::outcome(with_host(|h| h.is_array(v))).map_err(|e| threw("Array.isArray", e))?;
+    Ok(r.as_bool().unwrap_or(false))
 }
 
 /// Call `each` on the items of the array `v`, read one by one (`None` if `v` is not an
@@ -105,7 +100,8 @@ pub(crate) fn each_item(
         _ => return Err(Error::InvalidArgument(format!("{what}.length is not an array length"))),
     };
     for i in 0..len {
-        let item = Reflect::get_u32(v, i).map_err(|e| threw(&format!("{what}[{i}]"), e))?;
+        let item = crate::host::outcome(with_host(|h| h.get(v, &JsValue::from(i))))
+            .map_err(|e| threw(&format!("{what}[{i}]"), e))?;
         each(i, item)?;
     }
     Ok(Some(()))

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Reflect, Uint8Array};
+use js_sys::{Array, Function, Uint8Array};
 use synodos::log::conformance;
 use synodos::{Error, Log, Result};
 use wasm_bindgen::convert::TryFromJsValue;
@@ -66,8 +66,7 @@ impl MemoryLog {
             })
             .js()?;
         for (id, data) in records {
-            visit
-                .call2(&JsValue::NULL, &JsValue::from(id), &Uint8Array::from(&data[..]))
+            crate::host::call2(&visit, &JsValue::NULL, &JsValue::from(id), &Uint8Array::from(&data[..]))
                 .map_err(|e| to_js_error(&crate::error::transport("the range visitor threw", e)))?;
         }
         Ok(())
@@ -115,9 +114,9 @@ pub(crate) fn own_handle_value(obj: &JsValue) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
     }
-    let f = Reflect::get(obj, &JsValue::from_str("__synodosHandle")).ok()?;
+    let f = crate::host::outcome(crate::host::with_host(|h| h.get(obj, &JsValue::from_str("__synodosHandle")))).ok()?;
     let f = f.dyn_into::<Function>().ok()?;
-    f.call0(obj).ok()
+    crate::host::call0(&f, obj).ok()
 }
 
 /// [`own_handle_value`], converted to the handle type `H` (None if it is another kind).
@@ -173,7 +172,7 @@ pub(crate) fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
     if !jsread::is_array(v).map_err(as_storage)? {
         return Err(bad());
     }
-    let item = |i: u32| Reflect::get_u32(v, i).map_err(|e| storage("reading a log record threw", e));
+    let item = |i: u32| jsread::get(v, &JsValue::from(i), "a log record").map_err(as_storage);
     let id = u64_from(&item(0)?, "record id").map_err(|_| bad())?;
     let data = match bytes_from(&item(1)?, "record data") {
         Ok(d) => d,
@@ -185,7 +184,7 @@ pub(crate) fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
 
 impl Log for JsLog {
     fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
-        let r = self.record.call2(&self.obj, &JsValue::from(id), &Uint8Array::from(data));
+        let r = crate::host::call2(&self.record, &self.obj, &JsValue::from(id), &Uint8Array::from(data));
         self.sync("record", r).map(|_| ())
     }
 
@@ -193,7 +192,7 @@ impl Log for JsLog {
         match &self.record_batch {
             Some(f) => {
                 let list: Array = records.iter().map(|(id, data)| JsValue::from(record_to(*id, data))).collect();
-                let r = f.call1(&self.obj, &list);
+                let r = crate::host::call1(&f, &self.obj, &list);
                 self.sync("recordBatch", r).map(|_| ())
             }
             None => {
@@ -207,7 +206,7 @@ impl Log for JsLog {
     }
 
     fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let r = self.last.call0(&self.obj);
+        let r = crate::host::call0(&self.last, &self.obj);
         let v = self.sync("last", r)?;
         if v.is_undefined() || v.is_null() {
             return Ok(None);
@@ -225,7 +224,7 @@ impl Log for JsLog {
                 list.push(Array::of2(&id, &data).into());
             }
         });
-        let r = self.range.call3(&self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
+        let r = crate::host::call3(&self.range, &self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
         drop(visit);
         let returned = self.sync("range", r)?;
         let mut records: Vec<JsValue> = got.take();
@@ -244,7 +243,7 @@ impl Log for JsLog {
     fn trim(&mut self, before: u64) -> Result<()> {
         match &self.trim {
             Some(t) => {
-                let r = t.call1(&self.obj, &JsValue::from(before));
+                let r = crate::host::call1(&t, &self.obj, &JsValue::from(before));
                 self.sync("trim", r).map(|_| ())
             }
             None => Err(Error::storage("this log has no trim() method")),
@@ -323,7 +322,8 @@ pub fn run_log_conformance(open: JsValue) -> Result<Vec<String>, JsValue> {
         Err(_) => return Err(invalid_argument("open must be a function")),
     };
     let report = conformance::run(|name| {
-        let obj = open.call1(&JsValue::NULL, &JsValue::from_str(name)).map_err(|e| storage("open threw", e))?;
+        let obj = crate::host::call1(&open, &JsValue::NULL, &JsValue::from_str(name))
+            .map_err(|e| storage("open threw", e))?;
         if jsread::is_thenable(&obj).map_err(as_storage)? {
             return Err(Error::InvalidArgument("open() must return the log itself, not a Promise".into()));
         }
