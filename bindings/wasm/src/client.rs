@@ -63,7 +63,7 @@ impl JsClient {
     /// Call `f(arg)`: a thrown exception or a rejected Promise becomes a transport error
     /// carrying the original value as its cause.
     async fn call(&self, name: &str, f: &Function, arg: JsValue) -> Result<JsValue> {
-        let v = crate::host::call1(&f, &self.obj, &arg)
+        let v = crate::host::call1(f, &self.obj, &arg)
             .map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
         let is_promise = v.is_instance_of::<JsPromise>();
         if is_promise || jsread::is_thenable(&v)? {

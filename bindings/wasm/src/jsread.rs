@@ -114,7 +114,8 @@ pub(crate) fn bytes(v: &JsValue, what: &str) -> Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     let n = with_host(|h| h.u8len(v)).ok_or_else(|| Error::InvalidArgument(NO_HOST.into()))?;
-    if !(n >= 0.0) {
+    // -1 (or NaN, which a correct host never returns): not a genuine Uint8Array.
+    if n.is_nan() || n < 0.0 {
         return Ok(None);
     }
     let len = n as usize;

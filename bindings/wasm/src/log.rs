@@ -192,7 +192,7 @@ impl Log for JsLog {
         match &self.record_batch {
             Some(f) => {
                 let list: Array = records.iter().map(|(id, data)| JsValue::from(record_to(*id, data))).collect();
-                let r = crate::host::call1(&f, &self.obj, &list);
+                let r = crate::host::call1(f, &self.obj, &list);
                 self.sync("recordBatch", r).map(|_| ())
             }
             None => {
@@ -243,7 +243,7 @@ impl Log for JsLog {
     fn trim(&mut self, before: u64) -> Result<()> {
         match &self.trim {
             Some(t) => {
-                let r = crate::host::call1(&t, &self.obj, &JsValue::from(before));
+                let r = crate::host::call1(t, &self.obj, &JsValue::from(before));
                 self.sync("trim", r).map(|_| ())
             }
             None => Err(Error::storage("this log has no trim() method")),
