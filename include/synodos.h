@@ -10,10 +10,13 @@
  *   (synodos_entry_list_free()).
  * - Every fallible call returns a synodos_status: SYNODOS_OK (0) or SYNODOS_ERR_*; then
  *   synodos_last_error_message() (thread-local) says why. A NULL where a pointer is required
- *   gives SYNODOS_ERR_NULL_POINTER; a bug that panics inside synodos gives SYNODOS_ERR_PANIC;
- *   nothing ever aborts the process or unwinds into C.
- * - Out-parameters are written even on failure (to NULL / empty), so freeing them is
- *   always safe.
+ *   gives SYNODOS_ERR_NULL_POINTER; a bug that panics inside synodos gives SYNODOS_ERR_PANIC
+ *   (and counts in synodos_panic_count()); nothing ever aborts the process or unwinds into C
+ *   (unless SYNODOS_ABORT_ON_PANIC is set, for tests).
+ * - Out-parameters (a handle pointer, a number, a view, a synodos_bytes or a
+ *   synodos_entry_list) are written first, so on failure they hold NULL / 0 / empty and
+ *   freeing them is always safe. Objects passed in to be filled (a synodos_promise,
+ *   synodos_proposal or synodos_proposal_list) keep their contents when a call fails.
  * - Threads: synodos_acceptor, synodos_client, synodos_id_generator, synodos_proposer and
  *   synodos_replicated_log may be used from several threads at once. Message objects
  *   (synodos_promise, synodos_proposal, synodos_proposal_list) and synodos_log handles
@@ -23,6 +26,11 @@
  *   timeout cannot cut it off if it blocks; an asynchronous one (synodos_client_new_async)
  *   answers later, from any thread, through synodos_completion_finish(), and is then asked
  *   at the same time as the other acceptors and bounded by the timeout.
+ * - A callback may call synodos, blocking calls included: a transport or log callback may
+ *   propose, append or read through another proposer or replicated log (the nested call runs
+ *   to its end inside the callback, on the same thread). The one exception: a log callback
+ *   must not call the acceptor that owns the log (on the same thread that call fails with
+ *   SYNODOS_ERR_INVALID_ARGUMENT; handed to another thread, it would wait for ever).
  */
 
 #ifndef SYNODOS_H
@@ -61,8 +69,9 @@ typedef struct synodos_client synodos_client;
 // object (`synodos_completion_promise()`, `_proposal()` or `_list()`, whichever matches the
 // call; the others return NULL), then call `synodos_completion_finish()` exactly once, from
 // any thread, even if the proposer has stopped waiting (a timeout, or a majority reached
-// without this acceptor): finishing frees the completion. A completion never finished leaks.
-// One thread at a time may use a completion.
+// without this acceptor): finishing frees the completion. A completion never finished leaks
+// (and so does its client's `user_data`: see `free_user_data`). One thread at a time may use
+// a completion.
 typedef struct synodos_completion synodos_completion;
 
 // A ballot generator: strictly increasing ballots, never shared between two node ids.
@@ -185,7 +194,8 @@ typedef struct synodos_bytes {
 //
 // Threading: if a proposer or replicated log is used from several threads at once, its
 // callbacks are called from those threads at once: make them thread-safe. No synodos lock is
-// held while a callback runs, so a callback may call synodos (e.g. a local acceptor).
+// held while a callback runs, so a callback may call synodos: a local acceptor, or a blocking
+// call on another proposer or replicated log (it runs to its end inside the callback).
 typedef struct synodos_client_callbacks {
   // Passed to every callback. Owned by the client once `synodos_client_new_callbacks()`
   // succeeds: `free_user_data` is called on it exactly once, when the last reference (the
@@ -220,7 +230,9 @@ typedef struct synodos_client_callbacks {
 // Callbacks may be called from several threads at once (as for `synodos_client_callbacks`).
 typedef struct synodos_async_client_callbacks {
   // Passed to every callback; owned by the client once `synodos_client_new_async()`
-  // succeeds (`free_user_data` runs once, when the last reference is dropped).
+  // succeeds. Stays valid while any completion of this client is outstanding:
+  // `free_user_data` runs once, after the last reference (the client handle, every
+  // proposer or log made with it, and every unfinished completion) is gone.
   void *user_data;
   // Phase 1: start sending `*request`; finish with the promise in
   // `synodos_completion_promise(completion)`. Required.
@@ -237,7 +249,11 @@ typedef struct synodos_async_client_callbacks {
   void (*observe)(void *user_data,
                   const struct synodos_request *request,
                   struct synodos_completion *completion);
-  // Called once with `user_data` when the client is dropped. Optional.
+  // Called once with `user_data` when the client is dropped: after the client handle and
+  // every proposer or log using it are freed AND every completion it handed out has been
+  // finished. It may therefore run inside the `synodos_completion_finish()` of the last
+  // outstanding call, on whichever thread calls that (so it must not, e.g., join that
+  // thread). Optional.
   void (*free_user_data)(void *user_data);
 } synodos_async_client_callbacks;
 
@@ -276,8 +292,10 @@ typedef struct synodos_record {
 // `synodos_log_range_visit()` returns; `trim(before)` forgets ids `< before` for good.
 //
 // Threading: synodos calls the callbacks of one log from one thread at a time (an acceptor
-// holds its lock around them), but not always the same thread. A log callback must not call
-// the acceptor that owns the log (it would deadlock).
+// holds its lock around them), but not always the same thread. A log callback may call
+// synodos (a proposer or replicated log included), except the acceptor that owns the log: on
+// the same thread that call fails with `SYNODOS_ERR_INVALID_ARGUMENT`; from another thread
+// it would wait for ever.
 typedef struct synodos_log_callbacks {
   // Passed to every callback. Owned by the log once `synodos_log_new_callbacks()`
   // succeeds: `free_user_data` is called on it exactly once, when the log is dropped.
@@ -414,6 +432,9 @@ synodos_status synodos_acceptor_new_memory(struct synodos_acceptor **out);
 //
 // Ownership: takes both logs over, whatever it returns (also on failure, and when the other
 // one is NULL): never use or free them afterwards. They are freed with the acceptor.
+//
+// The two must be different logs: passing one handle as both gives
+// `SYNODOS_ERR_INVALID_ARGUMENT` (and the log is freed, once).
 synodos_status synodos_acceptor_new(struct synodos_log *promise_log,
                                     struct synodos_log *accept_log,
                                     struct synodos_acceptor **out);
@@ -511,6 +532,14 @@ struct synodos_proposal_list *synodos_completion_list(struct synodos_completion 
 // any thread, exactly once. NULL is a no-op.
 void synodos_completion_finish(struct synodos_completion *completion, synodos_status status);
 
+// How many Rust panics synodos has seen in this process. Every one is a bug in synodos (it
+// became `SYNODOS_ERR_PANIC`, or a failure of the call it happened in), so this stays 0;
+// tests assert that it does. With the environment variable `SYNODOS_ABORT_ON_PANIC=1` a
+// panic aborts the process instead (after its message on stderr). The count starts at the
+// first synodos call; if the host program replaces the process's panic hook afterwards, it
+// stops counting.
+uint64_t synodos_panic_count(void);
+
 // The status of the last failing call on this thread (`SYNODOS_OK` if none failed yet).
 //
 // Only meaningful right after a call returned non-zero: successful calls do not reset it.
@@ -526,9 +555,16 @@ const char *synodos_last_error_message(void);
 
 // How many acceptor failures the last failing call on this thread reported: non-zero only
 // after `SYNODOS_ERR_NO_QUORUM`.
+//
+// The list holds the failures of the last attempt that the proposer had counted when it
+// gave up on it: enough of them to make a majority impossible. An acceptor whose call was
+// still running at that point, or failed only afterwards, is not listed (with synchronous
+// transports every acceptor is asked in turn, so the last ones asked may fail after the
+// outcome is decided); an acceptor missing from the list may have failed too.
 size_t synodos_last_error_failure_count(void);
 
-// Copy failure number `index` (from 0) of the last failing call on this thread into `*out`.
+// Copy failure number `index` (from 0) of the last failing call on this thread into `*out`
+// (all zero on failure).
 //
 // Returns `SYNODOS_ERR_INVALID_ARGUMENT` when `index >= synodos_last_error_failure_count()`,
 // `SYNODOS_ERR_NULL_POINTER` when `out` is NULL. Does not replace the last error itself.
@@ -555,7 +591,8 @@ synodos_status synodos_id_generator_new_counter(uint16_t node_id,
 synodos_status synodos_id_generator_new_server(uint8_t server_id,
                                                struct synodos_id_generator **out);
 
-// Put the next ballot in `*ballot`. `SYNODOS_ERR_ID_EXHAUSTED` when none is left.
+// Put the next ballot in `*ballot` (0 on failure). `SYNODOS_ERR_ID_EXHAUSTED` when none is
+// left.
 synodos_status synodos_id_generator_next(const struct synodos_id_generator *ids, uint64_t *ballot);
 
 // Tell the generator about a ballot seen elsewhere (e.g. in a rejection): its next ballot
@@ -622,7 +659,8 @@ synodos_status synodos_log_conformance_run(synodos_log_open_fn open,
 // missing) in `*out`: every record is fsync'ed before the call returns, a torn tail left by a
 // crash is cut off on open, and a lock file keeps a second opener out (in this or another
 // process) until the handle, or the acceptor it was given to, is freed.
-// Use one directory per log (an acceptor needs two).
+// Use one directory per log (an acceptor needs two). An empty `dir` is
+// `SYNODOS_ERR_INVALID_ARGUMENT`.
 synodos_status synodos_log_new_file(const char *dir, struct synodos_log **out);
 
 // Free the bytes in `*bytes` and set it to `{NULL, 0}`. NULL, or an empty value, is a no-op.

@@ -11,9 +11,11 @@ build-js: setup-js
 	bash bindings/wasm/build.sh
 	cd $(JS_TESTS) && npm ci --no-audit --no-fund
 
+# Every test process loads node/panic-guard.mjs: a file fails if synodos panicked in it
+# unannounced (see there).
 test-js: build-js
 	cd $(JS_TESTS) && npx tsc -p tsconfig.json
-	cd $(JS_TESTS) && node --test node/ browser/
+	cd $(JS_TESTS) && node --import ./node/panic-guard.mjs --test node/ browser/
 
 # Decisions per second in Node (local acceptors, JS clients) next to the Rust figure.
 bench-js: build-js
@@ -25,4 +27,4 @@ bench-js: build-js
 test-js-debian: setup-js
 	dpkg -s rustc-web rust-web-src lld-22 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq rustc-web rust-web-src lld-22 </dev/null)
 	SYNODOS_WASM_TOOLCHAIN=debian bash bindings/wasm/build.sh
-	cd $(JS_TESTS) && npm ci --no-audit --no-fund && npx tsc -p tsconfig.json && node --test node/ browser/
+	cd $(JS_TESTS) && npm ci --no-audit --no-fund && npx tsc -p tsconfig.json && node --import ./node/panic-guard.mjs --test node/ browser/

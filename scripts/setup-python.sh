@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (git-ignored) with what the Python binding's build and tests need:
-# maturin, pytest, mypy. Idempotent: a second run only checks and returns.
+# maturin, pytest, mypy, hypothesis (the argument sweep). Idempotent: a second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -21,7 +21,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # Pinned tool versions, installed only when missing or different.
-want=(maturin==1.16.0 pytest==9.2.0 mypy==1.20.2)
+want=(maturin==1.16.0 pytest==9.2.0 mypy==1.20.2 hypothesis==6.170.15)
 missing=()
 for spec in "${want[@]}"; do
   name=${spec%%==*}

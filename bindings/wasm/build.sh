@@ -57,7 +57,7 @@ cp "$SRC/package.json" "$SRC/synodos.d.ts" "$PKG/"
   cat "$SRC/common.js"
   echo "module.exports = setupSynodos(wasm);"
 } > "$PKG/node/index.cjs"
-NAMES="SynodosError, Acceptor, AsyncAcceptor, MemoryLog, Proposer, ReplicatedLog, CounterIdGenerator, ServerIdGenerator, encodeMessage, decodeMessage, runLogConformance, runLogConformanceAsync, majority, __memoryBytes, __panicForTest"
+NAMES="SynodosError, Acceptor, AsyncAcceptor, MemoryLog, Proposer, ReplicatedLog, CounterIdGenerator, ServerIdGenerator, encodeMessage, decodeMessage, runLogConformance, runLogConformanceAsync, majority, __memoryBytes, __panicForTest, __panicCount, __liveValues"
 {
   echo "import api from './index.cjs';"
   echo "export const { $NAMES } = api;"

@@ -55,6 +55,7 @@ pub use storage::{persist_all, Acceptor, Log, MemoryLog};
 
 // The module paths of the first release, kept so that code written against them still
 // builds: each is the same items under their old path.
+pub use driver::limits;
 pub use protocol::{error, learner, message};
 #[cfg(feature = "file-log")]
 pub use sim::disk as sim_disk;

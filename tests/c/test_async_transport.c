@@ -134,10 +134,18 @@ static void a_observe(void *ud, const synodos_request *req, synodos_completion *
 
 static void a_free(void *ud) {
   remote *r = ud;
+  /* synodos runs this only once every completion of the client is finished. */
+  CHECK(r->held_count == 0);
   if (r->freed) (*r->freed)++;
-  for (int i = 0; i < r->held_count; i++) synodos_completion_finish(r->held[i], 1); /* late */
   synodos_acceptor_free(r->acceptor);
   free(r);
+}
+
+/* Finish every held completion with a failure (late: the proposer stopped waiting). */
+static void finish_held(remote *r) {
+  int n = r->held_count;
+  r->held_count = 0;
+  for (int i = 0; i < n; i++) synodos_completion_finish(r->held[i], 1);
 }
 
 typedef struct trio {
@@ -164,7 +172,8 @@ static void trio_new(trio *t) {
 
 static void trio_free(trio *t) {
   for (int i = 0; i < 3; i++) {
-    synodos_client_free(t->clients[i]);
+    if (t->remotes[i]) finish_held(t->remotes[i]); /* late: the proposers are gone */
+    synodos_client_free(t->clients[i]);            /* frees the remote (free_user_data) */
     synodos_acceptor_free(t->acceptors[i]);
   }
   CHECK(t->freed == 3);
@@ -262,7 +271,41 @@ static void silent_majority_times_out(void) {
   }
   CHECK(strstr(synodos_last_error_message(), "timed out") != NULL);
   synodos_proposer_free(p);
-  trio_free(&t); /* the finalizers finish the held completions late: no leak */
+  trio_free(&t); /* finishes the held completions late: no leak */
+}
+
+/* The client's user_data outlives every completion it handed out: freeing the client (and
+ * its proposer) while a call is still out does not run free_user_data; finishing that call
+ * does, after the answer is delivered (or dropped). */
+static void user_data_outlives_outstanding_completions(void) {
+  trio t;
+  trio_new(&t);
+  t.remotes[0]->black_hole = true;
+  synodos_proposer *p = proposer(&t, 30000000, 1);
+  synodos_bytes chosen = {0};
+  OK(synodos_proposer_propose(p, (const uint8_t *)"v", 1, &chosen));
+  synodos_bytes_free(&chosen);
+  remote *r = t.remotes[0];
+  CHECK(r->held_count >= 1);
+  synodos_proposer_free(p);
+  synodos_client_free(t.clients[0]);
+  t.clients[0] = NULL;
+  CHECK(t.freed == 0); /* a completion is still out: user_data must stay valid */
+  /* The transport uses its user_data while finishing, as a real one would. */
+  int n = r->held_count;
+  for (int i = 0; i < n; i++) {
+    synodos_completion *c = r->held[i];
+    r->held[i] = NULL;
+    r->held_count--;
+    synodos_promise *out = synodos_completion_promise(c);
+    if (out) OK(synodos_acceptor_prepare(r->acceptor, &(synodos_request){.id = 1}, out));
+    CHECK(t.freed == 0);
+    synodos_completion_finish(c, out ? SYNODOS_OK : 1); /* the last one runs free_user_data */
+  }
+  CHECK(t.freed == 1);
+  t.remotes[0] = NULL; /* freed */
+  trio_free(&t);
+  CHECK(t.freed == 3);
 }
 
 static void failing_completions_reach_the_caller(void) {
@@ -304,6 +347,7 @@ int main(void) {
   RUN(one_silent_acceptor_is_not_waited_for);
   RUN(silent_majority_times_out);
   RUN(failing_completions_reach_the_caller);
+  RUN(user_data_outlives_outstanding_completions);
   RUN(completion_accessors_check_the_kind);
   pthread_mutex_lock(&lock);
   stopping = true;

@@ -114,6 +114,29 @@ static void failing_accepts_give_no_quorum(void) {
   trio_free(&t);
 }
 
+/* The failure list holds what the proposer had counted when it gave up: with synchronous
+ * transports every acceptor is asked in turn, and one that fails after the outcome was
+ * decided is not listed (documented at synodos_last_error_failure_count). */
+static void failures_after_the_decision_are_not_listed(void) {
+  trio t;
+  trio_new(&t);
+  for (int i = 0; i < 3; i++) t.state[i]->fail_prepare = 50 + i;
+  synodos_proposer *p = proposer_over(&t, 1);
+  synodos_bytes chosen = {0};
+  EXPECT_STATUS(synodos_proposer_propose(p, (const uint8_t *)"v", 1, &chosen), SYNODOS_ERR_NO_QUORUM);
+  for (int i = 0; i < 3; i++) CHECK(t.state[i]->calls == 1); /* all three were asked */
+  /* Two failures out of three already make a majority impossible: those two are listed. */
+  CHECK(synodos_last_error_failure_count() == 2);
+  for (size_t i = 0; i < 2; i++) {
+    synodos_failure f;
+    OK(synodos_last_error_failure(i, &f));
+    CHECK(f.acceptor == i && f.callback_status == 50 + (int)i);
+  }
+  CHECK(strstr(synodos_last_error_message(), "acceptor 2") == NULL);
+  synodos_proposer_free(p);
+  trio_free(&t);
+}
+
 static void a_callback_that_fills_nothing_is_a_transport_error(void) {
   trio t;
   trio_new(&t);
@@ -229,6 +252,7 @@ int main(void) {
   RUN(majority_failing_gives_no_quorum_with_each_status);
   RUN(a_minority_failing_is_survived);
   RUN(failing_accepts_give_no_quorum);
+  RUN(failures_after_the_decision_are_not_listed);
   RUN(a_callback_that_fills_nothing_is_a_transport_error);
   RUN(failing_observe_makes_reads_fail);
   RUN(the_finalizer_runs_once_after_the_last_user);

@@ -308,13 +308,17 @@ def test_a_client_may_answer_with_a_concurrent_future(inline_calls: bool) -> Non
         executor.shutdown()
 
 
+@pytest.mark.expect_panics(1)
 def test_a_rust_panic_is_a_synodos_error_not_a_panic_exception() -> None:
     from synodos import _synodos
 
+    before = _synodos._panic_count()
     with pytest.raises(synodos.SynodosError) as info:
         _synodos._test_panic()
     assert "deliberate panic" in str(info.value)
     assert type(info.value) is synodos.SynodosError
+    # The hook saw it (conftest.py checks this count around every test).
+    assert _synodos._panic_count() == before + 1
 
 
 def test_the_exception_hierarchy() -> None:

@@ -32,6 +32,8 @@ pub struct synodos_acceptor {
 #[no_mangle]
 pub extern "C" fn synodos_acceptor_new_memory(out: *mut *mut synodos_acceptor) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         let promises: DynLog = Box::new(synodos::MemoryLog::new());
         let accepts: DynLog = Box::new(synodos::MemoryLog::new());
         let acceptor = Acceptor::new(promises, accepts)?;
@@ -45,6 +47,9 @@ pub extern "C" fn synodos_acceptor_new_memory(out: *mut *mut synodos_acceptor) -
 ///
 /// Ownership: takes both logs over, whatever it returns (also on failure, and when the other
 /// one is NULL): never use or free them afterwards. They are freed with the acceptor.
+///
+/// The two must be different logs: passing one handle as both gives
+/// `SYNODOS_ERR_INVALID_ARGUMENT` (and the log is freed, once).
 #[no_mangle]
 pub extern "C" fn synodos_acceptor_new(
     promise_log: *mut synodos_log,
@@ -52,13 +57,23 @@ pub extern "C" fn synodos_acceptor_new(
     out: *mut *mut synodos_acceptor,
 ) -> synodos_status {
     guard(|| {
+        // One handle given twice is taken over (and freed) once: two boxes of one pointer
+        // would free it twice.
+        let same = !promise_log.is_null() && promise_log == accept_log;
         // SAFETY: each is NULL or a log handle now given to us (contract); taken at once so
         // that every return path frees them.
         let promises = (!promise_log.is_null()).then(|| unsafe { Box::from_raw(promise_log) });
-        // SAFETY: as above.
-        let accepts = (!accept_log.is_null()).then(|| unsafe { Box::from_raw(accept_log) });
+        // SAFETY: as above (and not the handle just taken).
+        let accepts = (!accept_log.is_null() && !same).then(|| unsafe { Box::from_raw(accept_log) });
         // SAFETY: NULL or writable (contract).
         unsafe { put(out, std::ptr::null_mut(), "out") }?;
+        if same {
+            return Err(Fail::Core(Error::InvalidArgument(
+                "promise_log and accept_log are the same log: an acceptor needs two different logs \
+                 (the log was freed)"
+                    .into(),
+            )));
+        }
         let promises = promises.ok_or(Fail::Null("promise_log"))?;
         let accepts = accepts.ok_or(Fail::Null("accept_log"))?;
         let acceptor = Acceptor::new(promises.inner, accepts.inner)?;

@@ -35,6 +35,8 @@ pub extern "C" fn synodos_bench_rust_decisions(
     nanos: *mut u64,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: 0 on every failure.
+        unsafe { put(nanos, 0, "nanos") }?;
         let elapsed = if trivial_clients {
             let clients: Vec<_> = (0..acceptors).map(|_| Trivial).collect();
             run(Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?, decisions)?
@@ -53,7 +55,7 @@ fn run<C: AcceptorClient>(proposer: Proposer<C, StdSleeper>, decisions: u64) -> 
         for slot in 0..decisions {
             // The same way `synodos_proposer_propose_at` drives it.
             let fut = std::pin::pin!(proposer.propose_at(slot, slot.to_le_bytes().to_vec()));
-            let chosen = futures::executor::block_on(fut)?;
+            let chosen = crate::exec::block_on(fut)?;
             if chosen.len() != 8 {
                 return Err(Fail::Core(synodos::Error::InvalidArgument("benchmark chose a wrong value".into())));
             }

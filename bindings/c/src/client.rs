@@ -34,7 +34,8 @@ use crate::message::{
 ///
 /// Threading: if a proposer or replicated log is used from several threads at once, its
 /// callbacks are called from those threads at once: make them thread-safe. No synodos lock is
-/// held while a callback runs, so a callback may call synodos (e.g. a local acceptor).
+/// held while a callback runs, so a callback may call synodos: a local acceptor, or a blocking
+/// call on another proposer or replicated log (it runs to its end inside the callback).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct synodos_client_callbacks {

@@ -23,10 +23,14 @@ enum Pending {
 /// object (`synodos_completion_promise()`, `_proposal()` or `_list()`, whichever matches the
 /// call; the others return NULL), then call `synodos_completion_finish()` exactly once, from
 /// any thread, even if the proposer has stopped waiting (a timeout, or a majority reached
-/// without this acceptor): finishing frees the completion. A completion never finished leaks.
-/// One thread at a time may use a completion.
+/// without this acceptor): finishing frees the completion. A completion never finished leaks
+/// (and so does its client's `user_data`: see `free_user_data`). One thread at a time may use
+/// a completion.
 pub struct synodos_completion {
     pending: Pending,
+    /// Keeps the client (and so its `user_data`) alive until the call is finished:
+    /// `free_user_data` never runs while a completion is outstanding.
+    _client: Arc<AsyncClient>,
 }
 
 /// An acceptor transport written in C whose calls finish later (e.g. when a network reply
@@ -42,7 +46,9 @@ pub struct synodos_completion {
 #[derive(Debug, Clone, Copy)]
 pub struct synodos_async_client_callbacks {
     /// Passed to every callback; owned by the client once `synodos_client_new_async()`
-    /// succeeds (`free_user_data` runs once, when the last reference is dropped).
+    /// succeeds. Stays valid while any completion of this client is outstanding:
+    /// `free_user_data` runs once, after the last reference (the client handle, every
+    /// proposer or log made with it, and every unfinished completion) is gone.
     pub user_data: *mut c_void,
     /// Phase 1: start sending `*request`; finish with the promise in
     /// `synodos_completion_promise(completion)`. Required.
@@ -71,7 +77,11 @@ pub struct synodos_async_client_callbacks {
             completion: *mut synodos_completion,
         ),
     >,
-    /// Called once with `user_data` when the client is dropped. Optional.
+    /// Called once with `user_data` when the client is dropped: after the client handle and
+    /// every proposer or log using it are freed AND every completion it handed out has been
+    /// finished. It may therefore run inside the `synodos_completion_finish()` of the last
+    /// outstanding call, on whichever thread calls that (so it must not, e.g., join that
+    /// thread). Optional.
     pub free_user_data: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
 }
 
@@ -102,13 +112,15 @@ async fn wait<T>(rx: oneshot::Receiver<Result<T>>, what: &str) -> Result<T> {
 }
 
 impl AsyncClient {
-    pub(crate) async fn prepare(&self, request: &Request) -> Result<Promise> {
+    pub(crate) async fn prepare(self: &Arc<Self>, request: &Request) -> Result<Promise> {
         let Some(start) = self.cb.prepare else {
             return Err(Error::transport("this C client has no prepare callback"));
         };
         let (tx, rx) = oneshot::channel();
-        let completion =
-            Box::into_raw(Box::new(synodos_completion { pending: Pending::Prepare(tx, synodos_promise::default()) }));
+        let completion = Box::into_raw(Box::new(synodos_completion {
+            pending: Pending::Prepare(tx, synodos_promise::default()),
+            _client: Arc::clone(self),
+        }));
         let req = synodos_request::from(request);
         // SAFETY: a valid callback (contract); `req` outlives the call; the completion is
         // handed to C, which frees it through `synodos_completion_finish`.
@@ -116,26 +128,29 @@ impl AsyncClient {
         wait(rx, "prepare").await
     }
 
-    pub(crate) async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+    pub(crate) async fn accept(self: &Arc<Self>, proposal: &Proposal) -> Result<Proposal> {
         let Some(start) = self.cb.accept else {
             return Err(Error::transport("this C client has no accept callback"));
         };
         let (tx, rx) = oneshot::channel();
-        let completion =
-            Box::into_raw(Box::new(synodos_completion { pending: Pending::Accept(tx, synodos_proposal::default()) }));
+        let completion = Box::into_raw(Box::new(synodos_completion {
+            pending: Pending::Accept(tx, synodos_proposal::default()),
+            _client: Arc::clone(self),
+        }));
         let view = synodos_proposal_view::of(proposal);
         // SAFETY: as in `prepare`; `view` borrows `proposal`, alive during the call.
         unsafe { start(self.cb.user_data, &view, completion) };
         wait(rx, "accept").await
     }
 
-    pub(crate) async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+    pub(crate) async fn observe(self: &Arc<Self>, request: &Request) -> Result<Vec<Proposal>> {
         let Some(start) = self.cb.observe else {
             return Err(Error::transport("this C client has no observe callback"));
         };
         let (tx, rx) = oneshot::channel();
         let completion = Box::into_raw(Box::new(synodos_completion {
             pending: Pending::Observe(tx, synodos_proposal_list::default()),
+            _client: Arc::clone(self),
         }));
         let req = synodos_request::from(request);
         // SAFETY: as in `prepare`.

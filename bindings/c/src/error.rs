@@ -3,6 +3,8 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 
 use synodos::error::panic_message;
 use synodos::Error;
@@ -167,8 +169,47 @@ fn record_fail(fail: Fail) -> synodos_status {
     }
 }
 
+/// Panics seen by the hook [`install_panic_hook`] installs (in any thread of the process).
+static PANICS: AtomicU64 = AtomicU64::new(0);
+static HOOK: Once = Once::new();
+
+/// Whether `SYNODOS_ABORT_ON_PANIC` asks for an abort (set, and neither empty nor `0`).
+fn abort_on_panic() -> bool {
+    std::env::var_os("SYNODOS_ABORT_ON_PANIC").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Install, once per process, a panic hook that counts every Rust panic (the count is
+/// `synodos_panic_count()`), then runs the hook that was there before (by default: the
+/// message on stderr), then aborts if `SYNODOS_ABORT_ON_PANIC` is set. Called by every
+/// entry point's guard (after the first call, one atomic load).
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::Relaxed);
+            previous(info);
+            if abort_on_panic() {
+                std::process::abort();
+            }
+        }));
+    });
+}
+
+/// How many Rust panics synodos has seen in this process. Every one is a bug in synodos (it
+/// became `SYNODOS_ERR_PANIC`, or a failure of the call it happened in), so this stays 0;
+/// tests assert that it does. With the environment variable `SYNODOS_ABORT_ON_PANIC=1` a
+/// panic aborts the process instead (after its message on stderr). The count starts at the
+/// first synodos call; if the host program replaces the process's panic hook afterwards, it
+/// stops counting.
+#[no_mangle]
+pub extern "C" fn synodos_panic_count() -> u64 {
+    install_panic_hook();
+    PANICS.load(Ordering::Relaxed)
+}
+
 /// The panic boundary: run `f`, turn its error or panic into a status code and a last error.
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> synodos_status {
+    install_panic_hook();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => SYNODOS_OK,
         Ok(Err(fail)) => record_fail(fail),
@@ -181,6 +222,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> synodos_status {
 
 /// The panic boundary for functions that return no status (the `*_free` functions, getters).
 pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    install_panic_hook();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
@@ -232,6 +274,12 @@ pub extern "C" fn synodos_last_error_message() -> *const c_char {
 
 /// How many acceptor failures the last failing call on this thread reported: non-zero only
 /// after `SYNODOS_ERR_NO_QUORUM`.
+///
+/// The list holds the failures of the last attempt that the proposer had counted when it
+/// gave up on it: enough of them to make a majority impossible. An acceptor whose call was
+/// still running at that point, or failed only afterwards, is not listed (with synchronous
+/// transports every acceptor is asked in turn, so the last ones asked may fail after the
+/// outcome is decided); an acceptor missing from the list may have failed too.
 #[no_mangle]
 pub extern "C" fn synodos_last_error_failure_count() -> usize {
     guard_or(0, || {
@@ -243,7 +291,8 @@ pub extern "C" fn synodos_last_error_failure_count() -> usize {
     })
 }
 
-/// Copy failure number `index` (from 0) of the last failing call on this thread into `*out`.
+/// Copy failure number `index` (from 0) of the last failing call on this thread into `*out`
+/// (all zero on failure).
 ///
 /// Returns `SYNODOS_ERR_INVALID_ARGUMENT` when `index >= synodos_last_error_failure_count()`,
 /// `SYNODOS_ERR_NULL_POINTER` when `out` is NULL. Does not replace the last error itself.
@@ -253,6 +302,9 @@ pub extern "C" fn synodos_last_error_failure(index: usize, out: *mut synodos_fai
         if out.is_null() {
             return SYNODOS_ERR_NULL_POINTER;
         }
+        // SAFETY: `out` is non-NULL and, by the documented contract, points to a writable
+        // `synodos_failure`. Written first: all zero on failure.
+        unsafe { out.write(synodos_failure::default()) };
         let found = LAST_ERROR
             .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().and_then(|e| e.failures.get(index).copied())))
             .ok()
@@ -329,6 +381,7 @@ mod tests {
         assert_eq!(message, "panic inside synodos: boom");
         assert_eq!(synodos_last_error_status(), SYNODOS_ERR_PANIC);
         assert_eq!(guard_or(7, || panic!("in a free function")), 7);
+        assert!(synodos_panic_count() >= 2);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub extern "C" fn synodos_id_generator_new_counter(
     out: *mut *mut synodos_id_generator,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         let ids = synodos_id_generator { inner: Arc::new(CounterIdGenerator::new(node_id)) };
         // SAFETY: NULL or writable (contract).
         unsafe { give(out, ids, "out") }
@@ -38,20 +40,25 @@ pub extern "C" fn synodos_id_generator_new_server(
     out: *mut *mut synodos_id_generator,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         let ids = synodos_id_generator { inner: Arc::new(ServerIdGenerator::new(server_id, SystemClock)) };
         // SAFETY: NULL or writable (contract).
         unsafe { give(out, ids, "out") }
     })
 }
 
-/// Put the next ballot in `*ballot`. `SYNODOS_ERR_ID_EXHAUSTED` when none is left.
+/// Put the next ballot in `*ballot` (0 on failure). `SYNODOS_ERR_ID_EXHAUSTED` when none is
+/// left.
 #[no_mangle]
 pub extern "C" fn synodos_id_generator_next(ids: *const synodos_id_generator, ballot: *mut u64) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: 0 on every failure.
+        unsafe { put(ballot, 0, "ballot") }?;
         // SAFETY: NULL or a valid handle (contract).
         let ids = unsafe { borrow(ids, "ids") }?;
         let next = ids.inner.next()?;
-        // SAFETY: NULL or writable (contract).
+        // SAFETY: checked non-NULL above.
         unsafe { put(ballot, next, "ballot") }
     })
 }

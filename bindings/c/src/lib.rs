@@ -24,6 +24,7 @@ mod bench;
 mod client;
 mod completion;
 mod error;
+mod exec;
 mod ids;
 mod log;
 mod memory;

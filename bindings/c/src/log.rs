@@ -62,8 +62,10 @@ pub struct synodos_log_range_visitor {
 /// `synodos_log_range_visit()` returns; `trim(before)` forgets ids `< before` for good.
 ///
 /// Threading: synodos calls the callbacks of one log from one thread at a time (an acceptor
-/// holds its lock around them), but not always the same thread. A log callback must not call
-/// the acceptor that owns the log (it would deadlock).
+/// holds its lock around them), but not always the same thread. A log callback may call
+/// synodos (a proposer or replicated log included), except the acceptor that owns the log: on
+/// the same thread that call fails with `SYNODOS_ERR_INVALID_ARGUMENT`; from another thread
+/// it would wait for ever.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct synodos_log_callbacks {
@@ -197,6 +199,8 @@ impl Log for CLog {
 #[no_mangle]
 pub extern "C" fn synodos_log_new_memory(out: *mut *mut synodos_log) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         // SAFETY: NULL or writable (contract).
         unsafe { give(out, synodos_log { inner: Box::new(MemoryLog::new()) }, "out") }
     })
@@ -398,7 +402,8 @@ pub extern "C" fn synodos_log_conformance_run(
 /// missing) in `*out`: every record is fsync'ed before the call returns, a torn tail left by a
 /// crash is cut off on open, and a lock file keeps a second opener out (in this or another
 /// process) until the handle, or the acceptor it was given to, is freed.
-/// Use one directory per log (an acceptor needs two).
+/// Use one directory per log (an acceptor needs two). An empty `dir` is
+/// `SYNODOS_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn synodos_log_new_file(dir: *const c_char, out: *mut *mut synodos_log) -> synodos_status {
     guard(|| {
@@ -409,6 +414,9 @@ pub extern "C" fn synodos_log_new_file(dir: *const c_char, out: *mut *mut synodo
         }
         // SAFETY: non-NULL and NUL-terminated (contract).
         let bytes = unsafe { std::ffi::CStr::from_ptr(dir) }.to_bytes();
+        if bytes.is_empty() {
+            return Err(Fail::Core(Error::InvalidArgument("dir is empty: name the log's directory".into())));
+        }
         let path = std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes));
         let log = synodos::FileLog::open(path)?;
         // SAFETY: checked non-NULL above.

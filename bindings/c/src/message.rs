@@ -93,6 +93,16 @@ pub struct synodos_promise_view {
     pub accepted: synodos_proposal_view,
 }
 
+impl synodos_promise_view {
+    pub(crate) const EMPTY: synodos_promise_view = synodos_promise_view {
+        id: 0,
+        slot: 0,
+        promised: 0,
+        has_accepted: false,
+        accepted: synodos_proposal_view::EMPTY,
+    };
+}
+
 /// A promise (phase 1b answer), owned by whoever created it.
 ///
 /// Create with `synodos_promise_new()`, free with `synodos_promise_free()`. Inside a
@@ -220,6 +230,8 @@ pub extern "C" fn synodos_request_to_json(request: *const synodos_request, out: 
 #[no_mangle]
 pub extern "C" fn synodos_promise_new(out: *mut *mut synodos_promise) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         // SAFETY: `out` is NULL or writable (contract).
         unsafe { give(out, synodos_promise::default(), "out") }
     })
@@ -282,6 +294,8 @@ pub extern "C" fn synodos_promise_get(
     out: *mut synodos_promise_view,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: all zero on every failure.
+        unsafe { put(out, synodos_promise_view::EMPTY, "out") }?;
         // SAFETY: NULL or a valid promise (contract).
         let p = &unsafe { borrow(promise, "promise") }?.inner;
         let view = synodos_promise_view {
@@ -333,6 +347,8 @@ pub extern "C" fn synodos_promise_to_json(promise: *const synodos_promise, out: 
 #[no_mangle]
 pub extern "C" fn synodos_proposal_new(out: *mut *mut synodos_proposal) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         // SAFETY: `out` is NULL or writable (contract).
         unsafe { give(out, synodos_proposal::default(), "out") }
     })
@@ -373,9 +389,11 @@ pub extern "C" fn synodos_proposal_get(
     out: *mut synodos_proposal_view,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: all zero on every failure.
+        unsafe { put(out, synodos_proposal_view::EMPTY, "out") }?;
         // SAFETY: NULL or a valid proposal (contract).
         let p = unsafe { borrow(proposal, "proposal") }?;
-        // SAFETY: NULL or writable (contract).
+        // SAFETY: checked non-NULL above.
         unsafe { put(out, synodos_proposal_view::of(&p.inner), "out") }
     })
 }
@@ -419,6 +437,8 @@ pub extern "C" fn synodos_proposal_to_json(
 #[no_mangle]
 pub extern "C" fn synodos_proposal_list_new(out: *mut *mut synodos_proposal_list) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
         // SAFETY: NULL or writable (contract).
         unsafe { give(out, synodos_proposal_list::default(), "out") }
     })
@@ -464,6 +484,8 @@ pub extern "C" fn synodos_proposal_list_get(
     out: *mut synodos_proposal_view,
 ) -> synodos_status {
     guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: all zero on every failure.
+        unsafe { put(out, synodos_proposal_view::EMPTY, "out") }?;
         // SAFETY: NULL or a valid list (contract).
         let list = unsafe { borrow(list, "list") }?;
         let item = list.items.get(index).ok_or_else(|| {

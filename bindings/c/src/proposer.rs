@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use synodos::limits::duration_from_micros;
 use synodos::{Error, Proposer, ProposerConfig, ReplicatedLog, StdSleeper};
 
 use crate::client::{synodos_client, Client};
 use crate::error::{guard, guard_or, synodos_status, Fail};
+use crate::exec::block_on;
 use crate::ids::synodos_id_generator;
 use crate::memory::{borrow, free_handle, give, put, slice, synodos_bytes};
 use crate::message::synodos_entry_list;
@@ -54,11 +56,11 @@ impl From<&ProposerConfig> for synodos_proposer_config {
 impl From<&synodos_proposer_config> for ProposerConfig {
     fn from(c: &synodos_proposer_config) -> Self {
         ProposerConfig {
-            call_timeout: Duration::from_micros(c.call_timeout_us),
+            call_timeout: duration_from_micros(c.call_timeout_us),
             max_attempts: c.max_attempts,
-            backoff_min: Duration::from_micros(c.backoff_min_us),
-            backoff_max: Duration::from_micros(c.backoff_max_us),
-            poll_interval: Duration::from_micros(c.poll_interval_us),
+            backoff_min: duration_from_micros(c.backoff_min_us),
+            backoff_max: duration_from_micros(c.backoff_max_us),
+            poll_interval: duration_from_micros(c.poll_interval_us),
             seed: c.use_seed.then_some(c.seed),
         }
     }
@@ -175,7 +177,7 @@ pub extern "C" fn synodos_proposer_propose_at(
         // Built in place and polled through a pin: block_on then moves a pointer, not the
         // (large) future.
         let fut = std::pin::pin!(p.inner.propose_at(slot, value));
-        let result = futures::executor::block_on(fut)?;
+        let result = block_on(fut)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(chosen, synodos_bytes::from_vec(result), "chosen") }
     })
@@ -233,11 +235,16 @@ pub extern "C" fn synodos_replicated_log_append(
     slot: *mut u64,
 ) -> synodos_status {
     guard(|| {
+        if !slot.is_null() {
+            // SAFETY: non-NULL and writable (contract). Written first: 0 on every failure.
+            unsafe { slot.write(0) };
+        }
         // SAFETY: NULL or a valid handle (contract).
         let log = unsafe { borrow(log, "log") }?;
         // SAFETY: NULL or `len` readable bytes (contract).
         let value = unsafe { slice(value, len, "value") }?.to_vec();
-        let entry = log.inner.append_blocking(value)?;
+        let fut = std::pin::pin!(log.inner.append(value));
+        let entry = block_on(fut)?;
         if !slot.is_null() {
             // SAFETY: non-NULL and writable (contract).
             unsafe { slot.write(entry.slot) };
@@ -274,8 +281,8 @@ pub extern "C" fn synodos_replicated_log_wait(
         unsafe { put(out, synodos_entry_list::EMPTY, "out") }?;
         // SAFETY: NULL or a valid handle (contract).
         let log = unsafe { borrow(log, "log") }?;
-        let fut = std::pin::pin!(log.inner.wait(from, max, Duration::from_micros(timeout_us)));
-        let entries = futures::executor::block_on(fut)?;
+        let fut = std::pin::pin!(log.inner.wait(from, max, duration_from_micros(timeout_us)));
+        let entries = block_on(fut)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(out, synodos_entry_list::from_entries(entries), "out") }
     })

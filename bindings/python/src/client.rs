@@ -16,7 +16,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple, PyType};
 use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result};
 
 use crate::acceptor::{PyAcceptor, SharedAcceptor};
-use crate::errors::transport_error;
+use crate::errors::{self, transport_error};
 use crate::messages::{PyPromise, PyProposal, PyRequest};
 use crate::{exec, pool, pycall};
 
@@ -176,8 +176,11 @@ fn deliver_later<R: Send + 'static>(
     match future_type(py).and_then(|t| answer.is_instance(t)) {
         Ok(true) => {
             let tx = Mutex::new(Some(tx));
+            // The done-callback runs on whichever thread finishes the future.
+            let interrupt = errors::current_interrupt();
             let on_done = move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| -> PyResult<()> {
                 let py = args.py();
+                let _scope = errors::Scope::enter(interrupt.clone());
                 let result = args
                     .get_item(0)
                     .and_then(|f| pycall::call_method(&f, "result", ()))
@@ -254,14 +257,24 @@ where
             "client.{method}() not called: {in_flight} earlier calls to this client have not returned"
         )));
     }
+    if errors::interrupted() {
+        return Err(not_called(method));
+    }
     let (tx, rx) = oneshot::channel::<Result<R>>();
     let apart = client.call_apart();
     let flight = InFlight::enter(client);
     let pending: SharedPending = Arc::default();
     let cancel = CancelOnDrop(pending.clone());
+    // The call runs later, maybe on another thread: it carries the call's interrupt along.
+    let interrupt = errors::current_interrupt();
     let task: pool::Task = Box::new(move |py: Python<'_>| {
         if tx.is_canceled() {
             // The proposer stopped waiting (a majority answered, or it timed out): skip.
+            return;
+        }
+        let _scope = errors::Scope::enter(interrupt);
+        if errors::interrupted() {
+            let _ = tx.send(Err(not_called(method)));
             return;
         }
         let answer = {
@@ -314,6 +327,9 @@ where
     A: for<'py> IntoPyObject<'py>,
     R: Send + 'static,
 {
+    if errors::interrupted() {
+        return Err(not_called(method));
+    }
     Python::attach(|py| {
         let answer =
             pycall::call_method(client.obj.bind(py), method, (arg,)).map_err(|e| transport_error(py, method, e))?;
@@ -327,6 +343,12 @@ where
             }
         })
     })
+}
+
+/// The error of a call not made because user code interrupted the decision (see
+/// `errors::Interrupt`): the caller raises that interrupt instead.
+fn not_called(method: &str) -> Error {
+    Error::transport(format!("client.{method}() not called: the call was interrupted"))
 }
 
 fn to_promise(r: &Bound<'_, PyAny>) -> PyResult<Promise> {

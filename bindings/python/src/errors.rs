@@ -1,9 +1,14 @@
 //! The exception hierarchy, the mapping from [`synodos::Error`], user exceptions kept as
 //! `__cause__`, and the panic guard around every entry point.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::task::{Context, Poll};
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -89,8 +94,134 @@ fn describe(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
+/// Where a `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`, ...),
+/// raised by user code during one blocking call, is kept, so that the call stops and raises
+/// it instead of counting it as one acceptor's failure (which a majority would swallow).
+///
+/// The entry point makes one per call and runs its driver future inside [`Interruptible`],
+/// which makes it the thread's current interrupt while the future is polled; a client call
+/// that runs later on another thread carries it along ([`current_interrupt`], [`Scope`]).
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    raised: Mutex<Option<PyErr>>,
+    set: AtomicBool,
+}
+
+impl Interrupt {
+    /// A new, empty one.
+    pub fn new() -> Arc<Interrupt> {
+        Arc::default()
+    }
+
+    /// Whether user code raised a `BaseException` during this call.
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Keep `err` (the first one wins).
+    fn raise(&self, err: PyErr) {
+        let mut slot = self.raised.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+        self.set.store(true, Ordering::Release);
+    }
+
+    /// The exception to raise instead of the call's result, if any.
+    pub fn take(&self) -> Option<PyErr> {
+        self.raised.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Interrupt>>> = const { RefCell::new(None) };
+}
+
+/// The interrupt of the call being run on this thread, if any.
+pub fn current_interrupt() -> Option<Arc<Interrupt>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Makes `interrupt` this thread's current one until dropped (then the previous one again).
+pub struct Scope(Option<Arc<Interrupt>>);
+
+impl Scope {
+    /// Enter `interrupt` (None: no current interrupt).
+    pub fn enter(interrupt: Option<Arc<Interrupt>>) -> Scope {
+        Scope(CURRENT.try_with(|c| c.replace(interrupt)).ok().flatten())
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// Whether the current call was interrupted: then no more user code is called for it.
+pub fn interrupted() -> bool {
+    current_interrupt().is_some_and(|i| i.is_set())
+}
+
+/// A driver future that ends as soon as user code raised a `BaseException` (see
+/// [`Interrupt`]); its result is then meaningless, and the entry point raises the exception.
+pub struct Interruptible<F> {
+    inner: F,
+    interrupt: Arc<Interrupt>,
+}
+
+impl<F> Interruptible<F> {
+    /// Run `inner` under `interrupt`.
+    pub fn new(inner: F, interrupt: Arc<Interrupt>) -> Self {
+        Interruptible { inner, interrupt }
+    }
+}
+
+impl<T, F: Future<Output = synodos::Result<T>>> Future for Interruptible<F> {
+    type Output = synodos::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned (never moved out; `Interruptible` has no
+        // `Drop` and is not `Unpin` by hand); `interrupt` is not pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let polled = {
+            let _scope = Scope::enter(Some(this.interrupt.clone()));
+            // SAFETY: see above.
+            unsafe { Pin::new_unchecked(&mut this.inner) }.poll(cx)
+        };
+        if this.interrupt.is_set() {
+            return Poll::Ready(Err(Error::Closed("interrupted by a BaseException raised in user code".into())));
+        }
+        polled
+    }
+}
+
+/// `result`, unless user code raised a `BaseException` during the call: then that.
+pub fn check_interrupted<T>(py: Python<'_>, interrupt: &Interrupt, result: synodos::Result<T>) -> PyResult<T> {
+    match interrupt.take() {
+        Some(err) => Err(err),
+        None => check(py, result),
+    }
+}
+
+/// Whether `err` is a `BaseException` that is not an `Exception`.
+fn is_interrupt(py: Python<'_>, err: &PyErr) -> bool {
+    !err.is_instance_of::<PyException>(py)
+}
+
+/// Note `err`, raised by user code: if it is not an `Exception`, the current call stops.
+pub fn note(py: Python<'_>, err: &PyErr) {
+    if is_interrupt(py, err) {
+        if let Some(i) = current_interrupt() {
+            i.raise(err.clone_ref(py));
+        }
+    }
+}
+
 /// A transport error carrying `err` (raised by a client's `method`).
 pub fn transport_error(py: Python<'_>, method: &str, err: PyErr) -> Error {
+    note(py, &err);
     let text = describe(py, &err);
     Error::Transport {
         message: format!("client.{method}() raised {text}"),
@@ -100,12 +231,20 @@ pub fn transport_error(py: Python<'_>, method: &str, err: PyErr) -> Error {
 
 /// A storage error carrying `err` (raised by a log's `method`).
 pub fn storage_error(py: Python<'_>, method: &str, err: PyErr) -> Error {
+    note(py, &err);
     let text = describe(py, &err);
     Error::Storage { message: format!("log.{method}() raised {text}"), cause: Some(Arc::new(PyCause { err, text })) }
 }
 
-/// The exception for `error`, with the user's exception (if any) as `__cause__`.
+/// The exception for `error`, with the user's exception (if any) as `__cause__`. If that
+/// exception is a `BaseException` that is not an `Exception` (`KeyboardInterrupt`,
+/// `SystemExit`), it is raised itself: it must not be caught by `except Exception`.
 pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
+    if let Some(pc) = error.user_cause().and_then(|c| (**c).downcast_ref::<PyCause>()) {
+        if is_interrupt(py, &pc.err) {
+            return pc.err.clone_ref(py);
+        }
+    }
     let msg = error.to_string();
     let exc = match error.code() {
         "NO_QUORUM" => NoQuorumError::new_err(msg),
@@ -153,6 +292,34 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
 /// Convert a core result.
 pub fn check<T>(py: Python<'_>, r: synodos::Result<T>) -> PyResult<T> {
     r.map_err(|e| to_py(py, e))
+}
+
+static PANICS: AtomicU64 = AtomicU64::new(0);
+static HOOK: Once = Once::new();
+
+/// Install, once per process, a panic hook that counts every Rust panic (read by
+/// `_synodos._panic_count()`, which the test suite checks after every test), runs the hook
+/// that was there before (the message on stderr), then aborts if the environment variable
+/// `SYNODOS_ABORT_ON_PANIC` is set (not empty, not `0`). Each panic is a bug: the guard turns
+/// it into a `SynodosError`, and a panic in a worker thread would otherwise go unnoticed.
+pub fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::Relaxed);
+            previous(info);
+            if std::env::var_os("SYNODOS_ABORT_ON_PANIC").is_some_and(|v| !v.is_empty() && v != "0") {
+                std::process::abort();
+            }
+        }));
+    });
+}
+
+/// How many Rust panics happened in this process since the module was loaded (0 unless
+/// synodos has a bug; the tests assert it).
+#[pyfunction]
+pub fn _panic_count() -> u64 {
+    PANICS.load(Ordering::Relaxed)
 }
 
 /// Run an entry point; a Rust panic becomes a `SynodosError`, never a `PanicException`.

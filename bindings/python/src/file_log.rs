@@ -72,6 +72,13 @@ impl PyFileLog {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         guard(|| {
+            if path.as_os_str().is_empty() {
+                // An empty path would open the log in the working directory.
+                return check(
+                    py,
+                    Err(synodos::Error::InvalidArgument("the path is empty: name the log's directory".into())),
+                );
+            }
             let shown = path.display().to_string();
             let log = check(py, py.detach(move || FileLog::open(&path)))?;
             Ok(PyFileLog(SharedFileLog { log: Arc::new(Mutex::new(Some(log))), path: shown }))

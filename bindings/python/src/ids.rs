@@ -95,8 +95,11 @@ impl IdGenerator for PyIds {
     }
     fn observe(&self, seen: Ballot) {
         Python::attach(|py| {
-            // `observe` is advisory: an exception here only loses the leap.
-            let _ = crate::pycall::call_method(self.0.bind(py), "observe", (seen,));
+            // `observe` is advisory: an exception here only loses the leap (but a
+            // KeyboardInterrupt or SystemExit still stops the call).
+            if let Err(e) = crate::pycall::call_method(self.0.bind(py), "observe", (seen,)) {
+                crate::errors::note(py, &e);
+            }
         })
     }
 }

@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 /// The extension module.
 #[pymodule]
 fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::install_panic_hook();
     errors::register(m)?;
     m.add_class::<messages::PyRequest>()?;
     m.add_class::<messages::PyPromise>()?;
@@ -41,6 +42,8 @@ fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(logs::run_log_conformance, m)?)?;
     m.add_class::<proposer::RustBench>()?;
     m.add_function(wrap_pyfunction!(errors::_test_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::_panic_count, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -10,8 +10,8 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -57,10 +57,38 @@ struct Pool {
     running: AtomicUsize,
 }
 
-static POOL: OnceLock<Pool> = OnceLock::new();
+/// The pool in use: made on first use, replaced in the child after a fork. Pools are never
+/// freed (a replaced one may be locked by a thread that does not exist in the child).
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
 
 fn pool() -> &'static Pool {
-    POOL.get_or_init(Pool::default)
+    let current = POOL.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: non-NULL pointers in `POOL` come from `Box::into_raw` and are never freed.
+        return unsafe { &*current };
+    }
+    let fresh = Box::into_raw(Box::default());
+    match POOL.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just made, and now never freed.
+        Ok(_) => unsafe { &*fresh },
+        Err(existing) => {
+            // SAFETY: `fresh` was never shared; `existing` is a pool that is never freed.
+            drop(unsafe { Box::from_raw(fresh) });
+            unsafe { &*existing }
+        }
+    }
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)` by the package: in the child of
+/// a fork only the forking thread exists, yet the pool still counts the parent's workers
+/// (parked or looking for work), so it would wait for them for ever. The child starts with a
+/// new, empty pool; the old one is left as it is (its lock may be held by a thread that is
+/// gone). Calls queued or running in the parent at the fork are not run in the child.
+#[pyfunction]
+pub fn _after_fork_in_child() {
+    let fresh: *mut Pool = Box::into_raw(Box::default());
+    // The old pool is leaked on purpose (see above).
+    let _old = POOL.swap(fresh, Ordering::AcqRel);
 }
 
 impl Pool {

@@ -9,12 +9,10 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use synodos::{
-    CounterIdGenerator, Error, IdGenerator, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, StdSleeper,
-};
+use synodos::{CounterIdGenerator, IdGenerator, LocalAcceptor, Proposer, ProposerConfig, ReplicatedLog, StdSleeper};
 
 use crate::client::Client;
-use crate::errors::{check, guard, SynodosError};
+use crate::errors::{check, check_interrupted, guard, Interrupt, Interruptible, SynodosError};
 use crate::exec::{block_on, run_on_worker, LocalSleeper};
 use crate::ids::ids_from;
 use crate::messages::PyEntry;
@@ -24,6 +22,9 @@ type Driver = Proposer<Client, LocalSleeper>;
 /// Run a driver future to its end with the GIL released: on this thread when no client needs
 /// a worker (local acceptors, inline calls), else on a worker (see `exec`).
 /// `make` builds the future where it runs (it is large: moving it costs more than a call).
+///
+/// A `BaseException` that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`) raised by
+/// a client, log or id generator stops the call and is raised here (see `errors::Interrupt`).
 fn run<T, F>(py: Python<'_>, clients: &[Client], make: impl FnOnce() -> F + Send + 'static) -> PyResult<T>
 where
     T: Send + 'static,
@@ -32,7 +33,10 @@ where
     if clients.iter().any(Client::needs_worker) {
         on_worker(py, make)
     } else {
-        check(py, py.detach(move || block_on(make)))
+        let interrupt = Interrupt::new();
+        let i = interrupt.clone();
+        let r = py.detach(move || block_on(move || Interruptible::new(make(), i)));
+        check_interrupted(py, &interrupt, r)
     }
 }
 
@@ -42,14 +46,18 @@ where
     T: Send + 'static,
     F: Future<Output = synodos::Result<T>> + Send + 'static,
 {
-    match py.detach(move || run_on_worker(make)) {
-        Ok(r) => check(py, r),
+    let interrupt = Interrupt::new();
+    let i = interrupt.clone();
+    match py.detach(move || run_on_worker(move || Interruptible::new(make(), i))) {
+        Ok(r) => check_interrupted(py, &interrupt, r),
         Err(message) => Err(SynodosError::new_err(message)),
     }
 }
 
+/// Seconds as given by the user: NaN and negative refused, longer than 2^32 s (infinity
+/// included) cut to that (`synodos::limits`), so no deadline computed from it can overflow.
 fn secs(name: &str, s: f64) -> synodos::Result<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|e| Error::InvalidArgument(format!("{name} = {s}: {e}")))
+    synodos::limits::duration_from_secs_f64(name, s)
 }
 
 struct Args<'a, 'py> {
@@ -152,7 +160,10 @@ impl PyProposer {
                 // The hot path of local acceptors: the driver's future as it is, borrowing the
                 // proposer (no owning wrapper future to build and move).
                 let p = &*self.0;
-                check(py, py.detach(|| block_on(|| p.propose_at(slot, proposed))))?
+                let interrupt = Interrupt::new();
+                let i = interrupt.clone();
+                let r = py.detach(|| block_on(|| Interruptible::new(p.propose_at(slot, proposed), i)));
+                check_interrupted(py, &interrupt, r)?
             };
             // Usually our own value was chosen: hand back the caller's object, not a copy.
             if chosen == value.as_bytes() {

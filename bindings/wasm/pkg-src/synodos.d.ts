@@ -2,7 +2,18 @@
 //
 // 64-bit numbers (ballots, slots, attempts, log ids) are `bigint`, exact over the whole
 // range. Where an argument is a 64-bit number, a non-negative safe-integer `number` is
-// accepted too; results are always `bigint`. Values are `Uint8Array`.
+// accepted too; anything else (a negative or too large BigInt, a fraction, NaN, Infinity, a
+// number above 2^53-1) is refused with INVALID_ARGUMENT, never wrapped. Results are always
+// `bigint`. Values are `Uint8Array` (or a subclass such as `Buffer`).
+//
+// Durations are milliseconds: NaN or negative is INVALID_ARGUMENT; anything longer than
+// 2^32 s (about 136 years, `Infinity` included) means "no limit". Timers of any length work
+// (those past setTimeout's 2^31-1 ms are chained).
+//
+// User objects (clients' answers, logs' records, arguments) are read defensively: a getter
+// or Proxy that throws makes a SynodosError whose `cause` is what it threw (TRANSPORT for a
+// client's answer, STORAGE for a log, INVALID_ARGUMENT for an argument). Methods that
+// return a Promise never throw synchronously for bad input; they reject.
 //
 // Memory: every class is backed by WebAssembly memory. Objects are released when the
 // garbage collector reclaims them (FinalizationRegistry); `free()` releases one at once.
@@ -116,9 +127,12 @@ export type ErrorCode =
   | 'INVALID_MESSAGE'
   | 'INVALID_ARGUMENT'
   | 'ID_EXHAUSTED'
-  | 'CLOSED';
+  | 'CLOSED'
+  /** The wasm instance hit an internal error (a bug) and restarted: every Promise still
+   * pending then rejects with this code (its value may or may not have been chosen). */
+  | 'PANIC';
 
-/** Every error synodos throws or rejects with. */
+/** Every error synodos throws or rejects with (`code` PANIC: see ErrorCode). */
 export class SynodosError extends Error {
   readonly name: 'SynodosError';
   readonly code: ErrorCode;

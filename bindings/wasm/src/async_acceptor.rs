@@ -4,26 +4,22 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Promise as JsPromise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Promise as JsPromise, Uint8Array};
 use synodos::async_log::{conformance, AsyncAcceptor as CoreAsync, AsyncLog, Ready};
 use synodos::{Error, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
-use crate::error::{invalid_argument, storage, to_js_error, IntoJsResult};
+use crate::error::{argument_error, as_storage, invalid_argument, storage, to_js_error, IntoJsResult};
+use crate::jsread;
 use crate::log::{own_handle_value, record_from, MemoryLogHandle};
-use crate::msg::{self, u64_from};
-
-fn method(obj: &JsValue, name: &str) -> Option<Function> {
-    Reflect::get(obj, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
-}
+use crate::msg::{self, u64_arg};
 
 /// Await `v` if it is a Promise or thenable; a rejection becomes a storage error.
 async fn settle(what: &str, r: std::result::Result<JsValue, JsValue>) -> Result<JsValue> {
     let v = r.map_err(|e| storage(&format!("log {what} threw"), e))?;
     let is_promise = v.is_instance_of::<JsPromise>();
-    if is_promise || crate::client::is_thenable(&v) {
+    if is_promise || jsread::is_thenable(&v).map_err(as_storage)? {
         crate::settle::promise(&v).await.map_err(|e| storage(&format!("log {what} rejected"), e))
     } else {
         Ok(v)
@@ -44,14 +40,15 @@ pub(crate) struct JsAsyncLog {
 impl JsAsyncLog {
     fn new(obj: JsValue) -> Result<JsAsyncLog> {
         let need = |name: &str| {
-            method(&obj, name).ok_or_else(|| Error::InvalidArgument(format!("a log must have a {name}() method")))
+            jsread::method(&obj, name)?
+                .ok_or_else(|| Error::InvalidArgument(format!("a log must have a {name}() method")))
         };
         Ok(JsAsyncLog {
             record: need("record")?,
             last: need("last")?,
             range: need("range")?,
-            record_batch: method(&obj, "recordBatch"),
-            trim: method(&obj, "trim"),
+            record_batch: jsread::method(&obj, "recordBatch")?,
+            trim: jsread::method(&obj, "trim")?,
             obj,
         })
     }
@@ -59,7 +56,7 @@ impl JsAsyncLog {
 
 impl AsyncLog for JsAsyncLog {
     async fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
-        let r = self.record.call2(&self.obj, &JsValue::from(id), &Uint8Array::from(data));
+        let r = crate::host::call2(&self.record, &self.obj, &JsValue::from(id), &Uint8Array::from(data));
         settle("record", r).await.map(|_| ())
     }
 
@@ -70,7 +67,7 @@ impl AsyncLog for JsAsyncLog {
                     .iter()
                     .map(|(id, data)| JsValue::from(Array::of2(&JsValue::from(*id), &Uint8Array::from(*data))))
                     .collect();
-                let r = f.call1(&self.obj, &list);
+                let r = crate::host::call1(&f, &self.obj, &list);
                 settle("recordBatch", r).await.map(|_| ())
             }
             None => {
@@ -84,7 +81,7 @@ impl AsyncLog for JsAsyncLog {
     }
 
     async fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let v = settle("last", self.last.call0(&self.obj)).await?;
+        let v = settle("last", crate::host::call0(&self.last, &self.obj)).await?;
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
@@ -99,19 +96,21 @@ impl AsyncLog for JsAsyncLog {
                 list.push(Array::of2(&id, &data).into());
             }
         });
-        let r = self.range.call3(&self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
+        let r = crate::host::call3(&self.range, &self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
         let returned = settle("range", r).await?;
         drop(visit);
         let mut records: Vec<JsValue> = got.take();
-        if let Some(a) = returned.dyn_ref::<Array>() {
-            records.extend(a.iter());
-        }
+        jsread::each_item(&returned, "the range answer", |_, rec| {
+            records.push(rec);
+            Ok(())
+        })
+        .map_err(as_storage)?;
         records.iter().map(record_from).collect()
     }
 
     async fn trim(&mut self, before: u64) -> Result<()> {
         match self.trim.clone() {
-            Some(t) => settle("trim", t.call1(&self.obj, &JsValue::from(before))).await.map(|_| ()),
+            Some(t) => settle("trim", crate::host::call1(&t, &self.obj, &JsValue::from(before))).await.map(|_| ()),
             None => Err(Error::storage("this log has no trim() method")),
         }
     }
@@ -133,6 +132,11 @@ impl AnyAsyncLog {
             if let Ok(m) = <MemoryLogHandle as wasm_bindgen::convert::TryFromJsValue>::try_from_js_value(h) {
                 return Ok(AnyAsyncLog::Memory(Ready(m.into_inner())));
             }
+        }
+        if !v.is_object() {
+            return Err(Error::InvalidArgument(
+                "a log must be a MemoryLog or an object with record(), last() and range()".into(),
+            ));
         }
         JsAsyncLog::new(v.clone()).map(AnyAsyncLog::Js)
     }
@@ -192,7 +196,12 @@ fn promise_of<F>(f: F) -> JsPromise
 where
     F: std::future::Future<Output = Result<JsValue>> + 'static,
 {
-    crate::run_to_promise(async move { f.await.map_err(|e| to_js_error(&e)) })
+    crate::exec::run_to_promise(async move { f.await.map_err(|e| to_js_error(&e)) })
+}
+
+/// A rejected Promise for a bad argument.
+fn rejected_arg(e: &Error) -> JsPromise {
+    JsPromise::reject(&argument_error(e))
 }
 
 #[wasm_bindgen]
@@ -201,8 +210,11 @@ impl AsyncAcceptor {
     /// methods, or omitted), recovering whatever they hold.
     pub fn open(promise_log: JsValue, accept_log: JsValue) -> JsPromise {
         let logs = AnyAsyncLog::from_js(&promise_log).and_then(|p| Ok((p, AnyAsyncLog::from_js(&accept_log)?)));
-        future_to_promise(async move {
-            let (p, a) = logs.js()?;
+        let (p, a) = match logs {
+            Ok(logs) => logs,
+            Err(e) => return rejected_arg(&e),
+        };
+        crate::exec::run_to_promise(async move {
             let inner = CoreAsyncAcceptor::open(p, a).await.js()?;
             Ok(AsyncAcceptor { inner: Rc::new(inner) }.into())
         })
@@ -210,38 +222,42 @@ impl AsyncAcceptor {
 
     /// Phase 1b (resolves after the promise is recorded).
     pub fn prepare(&self, request: JsValue) -> JsPromise {
+        let r = match msg::request_from(&request) {
+            Ok(r) => r,
+            Err(e) => return rejected_arg(&e),
+        };
         let a = self.inner.clone();
-        promise_of(async move {
-            let r = msg::request_from(&request)?;
-            a.prepare(&r).await.map(|p| msg::promise_to(&p))
-        })
+        promise_of(async move { a.prepare(&r).await.map(|p| msg::promise_to(&p)) })
     }
 
     /// Phase 2b (resolves after the proposal is recorded).
     pub fn accept(&self, proposal: JsValue) -> JsPromise {
+        let p = match msg::proposal_from(&proposal) {
+            Ok(p) => p,
+            Err(e) => return rejected_arg(&e),
+        };
         let a = self.inner.clone();
-        promise_of(async move {
-            let p = msg::proposal_from(&proposal)?;
-            a.accept(&p).await.map(|p| msg::proposal_to(&p))
-        })
+        promise_of(async move { a.accept(&p).await.map(|p| msg::proposal_to(&p)) })
     }
 
     /// Every proposal accepted for slots `>= request.slot`.
     pub fn observe(&self, request: JsValue) -> JsPromise {
+        let r = match msg::request_from(&request) {
+            Ok(r) => r,
+            Err(e) => return rejected_arg(&e),
+        };
         let a = self.inner.clone();
-        promise_of(async move {
-            let r = msg::request_from(&request)?;
-            a.accepted_from(&r).await.map(|ps| msg::proposals_to(&ps).into())
-        })
+        promise_of(async move { a.accepted_from(&r).await.map(|ps| msg::proposals_to(&ps).into()) })
     }
 
     /// Forget accepted proposals below `slot` and trim the accept log.
     pub fn trim(&self, slot: JsValue) -> JsPromise {
+        let s = match u64_arg(&slot, "slot") {
+            Ok(s) => s,
+            Err(e) => return rejected_arg(&e),
+        };
         let a = self.inner.clone();
-        promise_of(async move {
-            let s = u64_from(&slot, "slot")?;
-            a.trim(s).await.map(|_| JsValue::UNDEFINED)
-        })
+        promise_of(async move { a.trim(s).await.map(|_| JsValue::UNDEFINED) })
     }
 
     /// The highest ballot promised (resolves to a BigInt).
@@ -262,10 +278,14 @@ impl AsyncAcceptor {
 /// Resolves to the names of the checks passed; rejects with a `SynodosError` naming the
 /// first failed check.
 #[wasm_bindgen(js_name = runLogConformanceAsync)]
-pub fn run_log_conformance_async(open: Function) -> JsPromise {
-    future_to_promise(async move {
+pub fn run_log_conformance_async(open: JsValue) -> JsPromise {
+    let open: Function = match open.dyn_into::<Function>() {
+        Ok(f) => f,
+        Err(_) => return JsPromise::reject(&invalid_argument("open must be a function")),
+    };
+    crate::exec::run_to_promise(async move {
         let report = conformance::run(|name| {
-            let opened = open.call1(&JsValue::NULL, &JsValue::from_str(name));
+            let opened = crate::host::call1(&open, &JsValue::NULL, &JsValue::from_str(name));
             async move {
                 let obj = settle("open", opened).await?;
                 AnyAsyncLog::from_js(&obj)

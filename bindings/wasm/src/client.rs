@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 
 use crate::error::transport;
 use crate::log::AnyLog;
-use crate::msg;
+use crate::{jsread, msg};
 
 /// The core acceptor over the binding's logs.
 pub(crate) type CoreAcceptor = synodos::Acceptor<AnyLog, AnyLog>;
@@ -45,42 +45,33 @@ pub(crate) struct JsClient {
     observe: Option<Function>,
 }
 
-fn method(obj: &JsValue, name: &str) -> Option<Function> {
-    js_sys::Reflect::get(obj, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
-}
-
 impl JsClient {
+    /// Look up the client's methods once (reading one that throws is an error with that
+    /// exception as its cause).
     pub(crate) fn new(obj: JsValue, index: usize) -> Result<JsClient> {
         let need = |name: &str| {
-            method(&obj, name).ok_or_else(|| {
+            jsread::method(&obj, name)?.ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "acceptor client {index} must be an Acceptor or an object with prepare() and accept() methods (no {name}())"
                 ))
             })
         };
-        Ok(JsClient { prepare: need("prepare")?, accept: need("accept")?, observe: method(&obj, "observe"), obj })
+        let (prepare, accept) = (need("prepare")?, need("accept")?);
+        Ok(JsClient { prepare, accept, observe: jsread::method(&obj, "observe")?, obj })
     }
 
     /// Call `f(arg)`: a thrown exception or a rejected Promise becomes a transport error
     /// carrying the original value as its cause.
     async fn call(&self, name: &str, f: &Function, arg: JsValue) -> Result<JsValue> {
-        let v = f.call1(&self.obj, &arg).map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
+        let v = crate::host::call1(f, &self.obj, &arg)
+            .map_err(|e| transport(&format!("acceptor client {name}() threw"), e))?;
         let is_promise = v.is_instance_of::<JsPromise>();
-        if is_promise || is_thenable(&v) {
+        if is_promise || jsread::is_thenable(&v)? {
             crate::settle::promise(&v).await.map_err(|e| transport(&format!("acceptor client {name}() rejected"), e))
         } else {
             Ok(v)
         }
     }
-}
-
-thread_local! {
-    static THEN: JsValue = JsValue::from_str("then");
-}
-
-/// A non-Promise object with a `then` method (a PromiseLike); the key string is made once.
-pub(crate) fn is_thenable(v: &JsValue) -> bool {
-    v.is_object() && THEN.with(|key| js_sys::Reflect::get(v, key).map(|f| f.is_function()).unwrap_or(false))
 }
 
 /// Either kind of client.
@@ -127,6 +118,7 @@ pub(crate) struct JsSleeper;
 
 impl Sleeper for JsSleeper {
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
+        // Any length: the host chains timers past setTimeout's 2^31 - 1 ms.
         crate::settle::Timer::new(duration.as_secs_f64() * 1000.0)
     }
 }

@@ -74,17 +74,25 @@ impl fmt::Display for JsCause {
 
 impl std::error::Error for JsCause {}
 
-/// A short text for any thrown JS value: an `Error`'s message, a string, or its `String()`.
+/// A short text for any thrown JS value: an `Error`'s message, a string, or its JSON. Read
+/// like any user object (`Reflect.get`, `JSON.stringify`, both caught): a hostile value
+/// cannot throw from here.
 pub(crate) fn describe(value: &JsValue) -> String {
-    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
     if let Some(s) = value.as_string() {
         return s;
     }
-    match js_sys::JSON::stringify(value) {
-        Ok(s) => s.as_string().unwrap_or_else(|| format!("{value:?}")),
-        Err(_) => format!("{value:?}"),
+    if value.dyn_ref::<js_sys::Error>().is_some() {
+        let m = crate::host::outcome(crate::host::with_host(|h| h.get(value, &"message".into())));
+        if let Some(m) = m.ok().and_then(|m| m.as_string()) {
+            return m;
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        return n.to_string();
+    }
+    match crate::host::outcome(crate::host::with_host(|h| h.stringify(value))) {
+        Ok(s) => s.as_string().unwrap_or_else(|| "(a value with no JSON form)".into()),
+        Err(_) => "(a value that cannot be described)".into(),
     }
 }
 
@@ -114,16 +122,6 @@ pub fn set_error_factory(factory: Function) {
     ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(factory));
 }
 
-/// The factory the entry module also leaves on `globalThis` under
-/// `Symbol.for("synodos.errorFactory")`: after a panic restarted the wasm instance (see
-/// `start`), the fresh instance finds it there.
-fn global_factory() -> Option<Function> {
-    let key = js_sys::Symbol::for_("synodos.errorFactory");
-    let f = Reflect::get(&js_sys::global(), &key).ok()?.dyn_into::<Function>().ok()?;
-    ERROR_FACTORY.with(|slot| *slot.borrow_mut() = Some(f.clone()));
-    Some(f)
-}
-
 /// Extra fields of an error: `failures` for NO_QUORUM, `promised` for REJECTED.
 fn details(error: &Error) -> JsValue {
     let out = js_sys::Object::new();
@@ -147,14 +145,20 @@ fn details(error: &Error) -> JsValue {
 }
 
 fn to_js(error: &Error, acceptor: Option<usize>) -> JsValue {
-    let code = JsValue::from_str(error.code());
-    let message = JsValue::from_str(&error.to_string());
-    let cause = cause_of(error);
     let extra = details(error);
     if let Some(i) = acceptor {
         let _ = Reflect::set(&extra, &"acceptor".into(), &JsValue::from(i as u32));
     }
-    let factory = ERROR_FACTORY.with(|f| f.borrow().clone()).or_else(global_factory);
+    make(error.code(), &error.to_string(), &cause_of(error), &extra)
+}
+
+/// A `SynodosError` (or, without the entry module's factory, an `Error` with a `code`).
+fn make(code: &str, message: &str, cause: &JsValue, extra: &JsValue) -> JsValue {
+    let code = JsValue::from_str(code);
+    let message = JsValue::from_str(message);
+    let cause = cause.clone();
+    let extra = extra.clone();
+    let factory = ERROR_FACTORY.with(|f| f.borrow().clone());
     if let Some(factory) = factory {
         let args = Array::of4(&code, &message, &cause, &extra);
         if let Ok(e) = factory.apply(&JsValue::NULL, &args) {
@@ -162,7 +166,7 @@ fn to_js(error: &Error, acceptor: Option<usize>) -> JsValue {
         }
     }
     // No factory (the raw wasm-bindgen module was loaded directly): a plain Error with a code.
-    let e = js_sys::Error::new(&error.to_string());
+    let e = js_sys::Error::new(&message.as_string().unwrap_or_default());
     let _ = Reflect::set(&e, &"code".into(), &code);
     if !cause.is_undefined() {
         let _ = Reflect::set(&e, &"cause".into(), &cause);
@@ -190,4 +194,46 @@ impl<T> IntoJsResult<T> for Result<T, Error> {
 /// An INVALID_ARGUMENT `SynodosError`.
 pub(crate) fn invalid_argument(message: impl Into<String>) -> JsValue {
     to_js_error(&Error::InvalidArgument(message.into()))
+}
+
+/// The `SynodosError` for a bad argument: `error` as it is, except that an exception thrown
+/// while reading the argument (a transport error carrying a JS cause, from `jsread`) becomes
+/// INVALID_ARGUMENT with that exception as its `cause`.
+pub(crate) fn argument_error(error: &Error) -> JsValue {
+    if let Error::Transport { message, cause: Some(c) } = error {
+        if let Some(js) = c.downcast_ref::<JsCause>() {
+            return make("INVALID_ARGUMENT", &format!("invalid argument: {message}"), &js.value(), &JsValue::UNDEFINED);
+        }
+    }
+    to_js_error(error)
+}
+
+/// `Result<T, Error>` -> `Result<T, JsValue>` for an exported function's arguments (see
+/// [`argument_error`]).
+pub(crate) trait IntoArgResult<T> {
+    /// Convert the error with [`argument_error`].
+    fn arg(self) -> Result<T, JsValue>;
+}
+
+impl<T> IntoArgResult<T> for Result<T, Error> {
+    fn arg(self) -> Result<T, JsValue> {
+        self.map_err(|e| argument_error(&e))
+    }
+}
+
+/// An error about a user's log record (from `jsread`: a transport error) as a storage error,
+/// keeping its cause.
+pub(crate) fn as_storage(error: Error) -> Error {
+    match error {
+        Error::Transport { message, cause } => Error::Storage { message, cause },
+        Error::InvalidMessage(message) => Error::Storage { message, cause: None },
+        other => other,
+    }
+}
+
+/// Internal (tests): how many JS values Rust holds right now (the live slots of
+/// wasm-bindgen's externref table). What every operation leaves behind shows up here.
+#[wasm_bindgen(js_name = "__liveValues", skip_typescript)]
+pub fn live_values() -> u32 {
+    wasm_bindgen::externref_heap_live_count()
 }

@@ -26,6 +26,9 @@
 mod async_acceptor;
 mod client;
 mod error;
+mod exec;
+mod host;
+mod jsread;
 mod log;
 mod msg;
 mod settle;
@@ -35,15 +38,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use js_sys::{Array, Promise as JsPromise, Reflect, Uint8Array};
+use js_sys::{Promise as JsPromise, Uint8Array};
 use synodos::{wire, Clock, CounterIdGenerator as CoreCounter, Error, IdGenerator, ProposerConfig, Result};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::client::{Client, CoreAcceptor, JsClient, JsSleeper, Local};
-use crate::error::{invalid_argument, to_js_error, IntoJsResult};
+use crate::error::{argument_error, invalid_argument, to_js_error, IntoArgResult, IntoJsResult};
+use crate::exec::run_to_promise;
 use crate::log::{own_handle, own_handle_value, AnyLog};
+use crate::msg::u64_arg;
 use wasm_bindgen::convert::TryFromJsValue;
 
 pub use crate::async_acceptor::{run_log_conformance_async, AsyncAcceptor, AsyncAcceptorHandle};
@@ -58,24 +61,23 @@ extern "C" {
 /// Module start: install the panic hook. The build uses `panic=abort`, and no input or
 /// callback path can panic (clippy denies `unwrap`/`expect`/`panic`); a panic would be a
 /// bug. If one happens, the hook reports it on `console.error` and schedules a fresh wasm
-/// instance for the next call: the call that panicked throws a `RuntimeError`, the objects
-/// that lived in the aborted instance (whose state may be half-updated) refuse further use,
-/// and everything created afterwards works. This keeps the module usable without ever
-/// running on state that a panic interrupted.
+/// instance for the next call, and the host (`host.rs`) counts it (`__panicCount()`),
+/// rejects every Promise still pending with a `SynodosError` (code `PANIC`), starts the
+/// fresh instance at once and hands it the host; late callbacks of the aborted instance (a
+/// client's answer, a timer) are then dropped by the host. The call that panicked throws a
+/// `RuntimeError` (or, for a method returning a Promise, rejects), the objects that lived in
+/// the aborted instance (whose state may be half-updated) refuse further use, and
+/// everything created afterwards works. This keeps the module usable without ever running
+/// on state that a panic interrupted.
 #[wasm_bindgen(start)]
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
-        console_error(&format!("synodos (wasm) panicked (a bug; the module restarts): {info}"));
+        let message = format!("{info}");
+        console_error(&format!("synodos (wasm) panicked (a bug; the module restarts): {message}"));
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen::handler::schedule_reinit();
-        // Let the entry module make one (no-op) call now, so the fresh instance exists before
-        // this call traps: from then on objects of the aborted instance are refused.
-        let key = js_sys::Symbol::for_("synodos.afterPanic");
-        if let Ok(f) = Reflect::get(&js_sys::global(), &key) {
-            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
-                let _ = f.call0(&JsValue::NULL);
-            }
-        }
+        // The host makes the fresh instance now, before this call traps.
+        let _ = host::with_host(|h| h.after_panic(&message));
     }));
 }
 
@@ -106,32 +108,33 @@ impl Acceptor {
     /// An acceptor over `promiseLog` and `acceptLog`, recovering whatever they hold.
     #[wasm_bindgen(constructor)]
     pub fn new(promise_log: JsValue, accept_log: JsValue) -> Result<Acceptor, JsValue> {
-        let p = AnyLog::from_js(&promise_log).js()?;
-        let a = AnyLog::from_js(&accept_log).js()?;
+        let p = AnyLog::from_js(&promise_log).arg()?;
+        let a = AnyLog::from_js(&accept_log).arg()?;
         let acceptor = CoreAcceptor::new(p, a).js()?;
         Ok(Acceptor { local: Local(Rc::new(RefCell::new(acceptor))) })
     }
 
     /// Phase 1b: answer a prepare request (after recording the promise).
     pub fn prepare(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let r = msg::request_from(&request).js()?;
+        let r = msg::request_from(&request).arg()?;
         self.local.with(|a| a.prepare(&r)).map(|p| msg::promise_to(&p)).js()
     }
 
     /// Phase 2b: answer an accept request (after recording the proposal).
     pub fn accept(&self, proposal: JsValue) -> Result<JsValue, JsValue> {
-        let p = msg::proposal_from(&proposal).js()?;
+        let p = msg::proposal_from(&proposal).arg()?;
         self.local.with(|a| a.accept(&p)).map(|p| msg::proposal_to(&p)).js()
     }
 
     /// Every proposal accepted for slots `>= request.slot` (the highest ballot per slot).
-    pub fn observe(&self, request: JsValue) -> Result<Array, JsValue> {
-        let r = msg::request_from(&request).js()?;
+    pub fn observe(&self, request: JsValue) -> Result<js_sys::Array, JsValue> {
+        let r = msg::request_from(&request).arg()?;
         self.local.with(|a| a.accepted_from(&r)).map(|ps| msg::proposals_to(&ps)).js()
     }
 
     /// Forget accepted proposals below `slot` and trim the accept log.
-    pub fn trim(&self, slot: u64) -> Result<(), JsValue> {
+    pub fn trim(&self, slot: JsValue) -> Result<(), JsValue> {
+        let slot = u64_arg(&slot, "slot").arg()?;
         self.local.with(|a| a.trim(slot)).js()
     }
 
@@ -169,11 +172,10 @@ pub struct IdsHandle {
     ids: Arc<dyn IdGenerator>,
 }
 
-fn node_id(v: f64, max: f64, what: &str) -> Result<f64, JsValue> {
-    if v.is_finite() && v.fract() == 0.0 && (0.0..=max).contains(&v) {
-        Ok(v)
-    } else {
-        Err(invalid_argument(format!("{what} must be an integer in 0..={max}")))
+fn node_id(v: &JsValue, max: f64, what: &str) -> Result<f64, JsValue> {
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(n),
+        _ => Err(invalid_argument(format!("{what} must be an integer number in 0..={max}"))),
     }
 }
 
@@ -187,8 +189,8 @@ pub struct CounterIdGenerator {
 impl CounterIdGenerator {
     /// A generator for node `nodeId` (0..=65535).
     #[wasm_bindgen(constructor)]
-    pub fn new(node_id_: f64) -> Result<CounterIdGenerator, JsValue> {
-        let n = node_id(node_id_, 65535.0, "nodeId")? as u16;
+    pub fn new(node_id_: JsValue) -> Result<CounterIdGenerator, JsValue> {
+        let n = node_id(&node_id_, 65535.0, "nodeId")? as u16;
         Ok(CounterIdGenerator { ids: Arc::new(CoreCounter::new(n)) })
     }
     /// The next ballot (a `BigInt`).
@@ -196,8 +198,10 @@ impl CounterIdGenerator {
         self.ids.next().js()
     }
     /// Leap past a ballot seen elsewhere.
-    pub fn observe(&self, seen: u64) {
-        self.ids.observe(seen)
+    pub fn observe(&self, seen: JsValue) -> Result<(), JsValue> {
+        let seen = u64_arg(&seen, "seen").arg()?;
+        self.ids.observe(seen);
+        Ok(())
     }
     /// Internal.
     #[wasm_bindgen(js_name = "__synodosHandle", skip_typescript)]
@@ -217,8 +221,8 @@ pub struct ServerIdGenerator {
 impl ServerIdGenerator {
     /// A generator for server `serverId` (0..=255).
     #[wasm_bindgen(constructor)]
-    pub fn new(server_id: f64) -> Result<ServerIdGenerator, JsValue> {
-        let n = node_id(server_id, 255.0, "serverId")? as u8;
+    pub fn new(server_id: JsValue) -> Result<ServerIdGenerator, JsValue> {
+        let n = node_id(&server_id, 255.0, "serverId")? as u8;
         Ok(ServerIdGenerator { ids: Arc::new(synodos::ServerIdGenerator::new(n, JsClock)) })
     }
     /// The next ballot (a `BigInt`).
@@ -226,8 +230,10 @@ impl ServerIdGenerator {
         self.ids.next().js()
     }
     /// Leap past a ballot seen elsewhere.
-    pub fn observe(&self, seen: u64) {
-        self.ids.observe(seen)
+    pub fn observe(&self, seen: JsValue) -> Result<(), JsValue> {
+        let seen = u64_arg(&seen, "seen").arg()?;
+        self.ids.observe(seen);
+        Ok(())
     }
     /// Internal.
     #[wasm_bindgen(js_name = "__synodosHandle", skip_typescript)]
@@ -236,22 +242,24 @@ impl ServerIdGenerator {
     }
 }
 
-fn get(options: &JsValue, key: &str) -> JsValue {
+fn get(options: &JsValue, key: &str) -> Result<JsValue, JsValue> {
     if options.is_object() {
-        Reflect::get(options, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+        jsread::get(options, &JsValue::from_str(key), &format!("options.{key}")).arg()
     } else {
-        JsValue::UNDEFINED
+        Ok(JsValue::UNDEFINED)
     }
 }
 
+/// A milliseconds option (`synodos::limits`: NaN and negative refused, longer than 2^32 s,
+/// `Infinity` included, cut to that).
 fn millis(options: &JsValue, key: &str, default: Duration) -> Result<Duration, JsValue> {
-    let v = get(options, key);
+    let v = get(options, key)?;
     if v.is_undefined() {
         return Ok(default);
     }
     match v.as_f64() {
-        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Duration::from_secs_f64(ms / 1000.0)),
-        _ => Err(invalid_argument(format!("{key} must be a non-negative number of milliseconds"))),
+        Some(ms) => synodos::limits::duration_from_millis_f64(key, ms).arg(),
+        None => Err(invalid_argument(format!("{key} must be a non-negative number of milliseconds"))),
     }
 }
 
@@ -259,30 +267,40 @@ fn millis(options: &JsValue, key: &str, default: Duration) -> Result<Duration, J
 type ProposerParts = (Vec<Client>, Arc<dyn IdGenerator>, ProposerConfig);
 
 fn proposer_parts(clients: &JsValue, options: &JsValue) -> Result<ProposerParts, JsValue> {
-    let list = clients.dyn_ref::<Array>().ok_or_else(|| invalid_argument("clients must be an array"))?;
-    let mut out = Vec::with_capacity(list.length() as usize);
-    for (i, c) in list.iter().enumerate() {
+    let mut out = Vec::new();
+    let listed = jsread::each_item(clients, "clients", |i, c| {
+        let i = i as usize;
         let client = match own_handle_value(&c).map(AcceptorHandle::try_from_js_value) {
             Some(Ok(h)) => Client::Local(h.local),
             Some(Err(h)) => match AsyncAcceptorHandle::try_from_js_value(h) {
                 Ok(h) => Client::LocalAsync(h.inner),
-                Err(_) => Client::Js(JsClient::new(c, i).js()?),
+                Err(_) => Client::Js(JsClient::new(c, i)?),
             },
-            None => Client::Js(JsClient::new(c, i).js()?),
+            None if c.is_object() || c.is_function() => Client::Js(JsClient::new(c, i)?),
+            None => {
+                return Err(Error::InvalidArgument(format!(
+                    "acceptor client {i} must be an Acceptor or an object with prepare() and accept() methods"
+                )))
+            }
         };
         out.push(client);
+        Ok(())
+    })
+    .arg()?;
+    if listed.is_none() {
+        return Err(invalid_argument("clients must be an array"));
     }
     if !options.is_undefined() && !options.is_object() {
         return Err(invalid_argument("options must be an object"));
     }
-    let ids_obj = get(options, "ids");
-    let node = get(options, "nodeId");
+    let ids_obj = get(options, "ids")?;
+    let node = get(options, "nodeId")?;
     let ids: Arc<dyn IdGenerator> = if !ids_obj.is_undefined() {
         own_handle::<IdsHandle>(&ids_obj)
             .ok_or_else(|| invalid_argument("options.ids must be a CounterIdGenerator or ServerIdGenerator"))?
             .ids
-    } else if let Some(n) = node.as_f64() {
-        Arc::new(CoreCounter::new(node_id(n, 65535.0, "options.nodeId")? as u16))
+    } else if !node.is_undefined() {
+        Arc::new(CoreCounter::new(node_id(&node, 65535.0, "options.nodeId")? as u16))
     } else {
         return Err(invalid_argument(
             "options.nodeId (a number unique to this proposer) or options.ids is required: \
@@ -290,16 +308,16 @@ fn proposer_parts(clients: &JsValue, options: &JsValue) -> Result<ProposerParts,
         ));
     };
     let d = ProposerConfig::default();
-    let max_attempts = match get(options, "maxAttempts") {
+    let max_attempts = match get(options, "maxAttempts")? {
         v if v.is_undefined() => d.max_attempts,
         v => match v.as_f64() {
             Some(n) if n.fract() == 0.0 && (1.0..=1e9).contains(&n) => n as u32,
             _ => return Err(invalid_argument("maxAttempts must be a positive integer")),
         },
     };
-    let seed = match get(options, "seed") {
+    let seed = match get(options, "seed")? {
         v if v.is_undefined() => (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64,
-        v => msg::u64_from(&v, "seed").js()?,
+        v => u64_arg(&v, "seed").arg()?,
     };
     let config = ProposerConfig {
         call_timeout: millis(options, "callTimeoutMs", d.call_timeout)?,
@@ -320,31 +338,12 @@ fn new_proposer(clients: &JsValue, options: &JsValue) -> Result<CoreProposer, Js
 }
 
 fn value_from(v: &JsValue) -> Result<Vec<u8>> {
-    match v.dyn_ref::<Uint8Array>() {
-        Some(a) => Ok(a.to_vec()),
-        None => Err(Error::InvalidArgument("a value must be a Uint8Array".into())),
-    }
+    jsread::bytes(v, "the value")?.ok_or_else(|| Error::InvalidArgument("a value must be a Uint8Array".into()))
 }
 
-/// Run `fut` to a JS Promise. It is polled once right here: when it finishes at once (every
-/// acceptor in-process) the Promise is created settled, without spawning a task. Otherwise
-/// it is handed to the microtask executor, which polls it again with a real waker (futures
-/// must use the waker of their latest poll, so nothing from the first poll is lost).
-pub(crate) fn run_to_promise<F>(fut: F) -> JsPromise
-where
-    F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
-{
-    let mut fut = Box::pin(fut);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(Ok(v)) => JsPromise::resolve(&v),
-        std::task::Poll::Ready(Err(e)) => JsPromise::reject(&e),
-        std::task::Poll::Pending => future_to_promise(fut),
-    }
-}
-
+/// A rejected Promise for a bad argument.
 fn rejected(e: &Error) -> JsPromise {
-    JsPromise::reject(&to_js_error(e))
+    JsPromise::reject(&argument_error(e))
 }
 
 /// Proposes values to a set of acceptors (single-decree Paxos, and one slot of a log with
@@ -371,7 +370,7 @@ impl Proposer {
     /// Propose `value` for `slot`; resolves to the value chosen there.
     #[wasm_bindgen(js_name = proposeAt)]
     pub fn propose_at(&self, slot: JsValue, value: JsValue) -> JsPromise {
-        let (slot, value) = match (msg::u64_from(&slot, "slot"), value_from(&value)) {
+        let (slot, value) = match (u64_arg(&slot, "slot"), value_from(&value)) {
             (Ok(s), Ok(v)) => (s, v),
             (Err(e), _) | (_, Err(e)) => return rejected(&e),
         };
@@ -431,7 +430,7 @@ impl ReplicatedLog {
     /// Like `read`, but when nothing is chosen at `from` yet, poll until something is or
     /// `timeoutMs` passes (then an empty array).
     pub fn wait(&self, from: JsValue, max: JsValue, timeout_ms: JsValue) -> JsPromise {
-        let from = match msg::u64_from(&from, "from") {
+        let from = match u64_arg(&from, "from") {
             Ok(f) => f,
             Err(e) => return rejected(&e),
         };
@@ -440,8 +439,11 @@ impl ReplicatedLog {
             Err(e) => return rejected(&e),
         };
         let timeout = match timeout_ms.as_f64() {
-            Some(ms) if ms.is_finite() && ms >= 0.0 => Duration::from_secs_f64(ms / 1000.0),
-            _ => return rejected(&Error::InvalidArgument("timeoutMs must be a non-negative number".into())),
+            Some(ms) => match synodos::limits::duration_from_millis_f64("timeoutMs", ms) {
+                Ok(t) => t,
+                Err(e) => return rejected(&e),
+            },
+            None => return rejected(&Error::InvalidArgument("timeoutMs must be a non-negative number".into())),
         };
         let log = self.inner.clone();
         run_to_promise(async move {
@@ -460,6 +462,11 @@ impl ReplicatedLog {
     }
 }
 
+fn kind_of(kind: &JsValue) -> Result<String> {
+    kind.as_string()
+        .ok_or_else(|| Error::InvalidArgument("kind must be a string (request, promise or proposal)".into()))
+}
+
 fn message_from(kind: &str, v: &JsValue) -> Result<wire::Message> {
     match kind {
         "request" => msg::request_from(v).map(wire::Message::Request),
@@ -474,14 +481,18 @@ fn message_from(kind: &str, v: &JsValue) -> Result<wire::Message> {
 /// Encode a message object as wire JSON (the ancestor's field names, bytes as base64).
 /// `kind` is `"request"`, `"promise"` or `"proposal"`.
 #[wasm_bindgen(js_name = encodeMessage)]
-pub fn encode_message(kind: &str, message: JsValue) -> Result<String, JsValue> {
-    message_from(kind, &message).and_then(|m| m.to_json()).js()
+pub fn encode_message(kind: JsValue, message: JsValue) -> Result<String, JsValue> {
+    let kind = kind_of(&kind).arg()?;
+    let m = message_from(&kind, &message).arg()?;
+    m.to_json().js()
 }
 
 /// Decode wire JSON as the message named `kind` into a plain object.
 #[wasm_bindgen(js_name = decodeMessage)]
-pub fn decode_message(kind: &str, json: &str) -> Result<JsValue, JsValue> {
-    Ok(match wire::Message::from_json(kind, json).js()? {
+pub fn decode_message(kind: JsValue, json: JsValue) -> Result<JsValue, JsValue> {
+    let kind = kind_of(&kind).arg()?;
+    let json = json.as_string().ok_or_else(|| invalid_argument("json must be a string"))?;
+    Ok(match wire::Message::from_json(&kind, &json).js()? {
         wire::Message::Request(r) => msg::request_to(&r),
         wire::Message::Promise(p) => msg::promise_to(&p),
         wire::Message::Proposal(p) => msg::proposal_to(&p),
@@ -490,8 +501,11 @@ pub fn decode_message(kind: &str, json: &str) -> Result<JsValue, JsValue> {
 
 /// How many acceptors make a majority of `n`.
 #[wasm_bindgen]
-pub fn majority(n: u32) -> u32 {
-    synodos::majority(n as usize) as u32
+pub fn majority(n: JsValue) -> Result<u32, JsValue> {
+    match n.as_f64() {
+        Some(n) if n.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&n) => Ok(synodos::majority(n as usize) as u32),
+        _ => Err(invalid_argument("n must be an integer number in 0..=2^32-1")),
+    }
 }
 
 /// Internal (tests): the size of the wasm linear memory in bytes. It only ever grows, so a

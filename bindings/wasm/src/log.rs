@@ -4,15 +4,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Reflect, Uint8Array};
+use js_sys::{Array, Function, Uint8Array};
 use synodos::log::conformance;
 use synodos::{Error, Log, Result};
 use wasm_bindgen::convert::TryFromJsValue;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::error::{invalid_argument, storage, IntoJsResult};
-use crate::msg::{bytes_from, u64_from};
+use crate::error::{as_storage, invalid_argument, storage, to_js_error, IntoArgResult, IntoJsResult};
+use crate::jsread;
+use crate::msg::{bytes_from, u64_arg, u64_from};
 
 /// A log in memory (the core's `MemoryLog`). Two acceptors built over the same `MemoryLog`
 /// objects share their records, so a second `Acceptor` over them acts like a restart.
@@ -31,8 +32,13 @@ impl MemoryLog {
     }
 
     /// Append a record (ids must increase).
-    pub fn record(&mut self, id: u64, data: &[u8]) -> Result<(), JsValue> {
-        self.inner.record(id, data).js()
+    pub fn record(&self, id: JsValue, data: JsValue) -> Result<(), JsValue> {
+        let id = u64_arg(&id, "id").arg()?;
+        let data = jsread::bytes(&data, "data")
+            .and_then(|d| d.ok_or_else(|| Error::InvalidArgument("data must be a Uint8Array".into())))
+            .arg()?;
+        // A handle clone: `&self` only, so a range visitor may append (no borrow conflict).
+        self.inner.clone().record(id, &data).js()
     }
 
     /// The record with the highest id, as `[id, data]`, or `null`.
@@ -44,7 +50,13 @@ impl MemoryLog {
     }
 
     /// Call `visit(id, data)` for every record with `start <= id <= stop`, in id order.
-    pub fn range(&self, start: u64, stop: u64, visit: &Function) -> Result<(), JsValue> {
+    pub fn range(&self, start: JsValue, stop: JsValue, visit: JsValue) -> Result<(), JsValue> {
+        let start = u64_arg(&start, "start").arg()?;
+        let stop = u64_arg(&stop, "stop").arg()?;
+        let visit: Function = match visit.dyn_into::<Function>() {
+            Ok(f) => f,
+            Err(_) => return Err(invalid_argument("visit must be a function")),
+        };
         // Copy first: the visitor is user code and may call back into this log.
         let mut records = Vec::new();
         self.inner
@@ -54,14 +66,16 @@ impl MemoryLog {
             })
             .js()?;
         for (id, data) in records {
-            visit.call2(&JsValue::NULL, &JsValue::from(id), &Uint8Array::from(&data[..]))?;
+            crate::host::call2(&visit, &JsValue::NULL, &JsValue::from(id), &Uint8Array::from(&data[..]))
+                .map_err(|e| to_js_error(&crate::error::transport("the range visitor threw", e)))?;
         }
         Ok(())
     }
 
     /// Forget every record with `id < before`.
-    pub fn trim(&mut self, before: u64) -> Result<(), JsValue> {
-        self.inner.trim(before).js()
+    pub fn trim(&self, before: JsValue) -> Result<(), JsValue> {
+        let before = u64_arg(&before, "before").arg()?;
+        self.inner.clone().trim(before).js()
     }
 
     /// How many records the log holds.
@@ -100,9 +114,9 @@ pub(crate) fn own_handle_value(obj: &JsValue) -> Option<JsValue> {
     if !obj.is_object() {
         return None;
     }
-    let f = Reflect::get(obj, &JsValue::from_str("__synodosHandle")).ok()?;
+    let f = crate::host::outcome(crate::host::with_host(|h| h.get(obj, &JsValue::from_str("__synodosHandle")))).ok()?;
     let f = f.dyn_into::<Function>().ok()?;
-    f.call0(obj).ok()
+    crate::host::call0(&f, obj).ok()
 }
 
 /// [`own_handle_value`], converted to the handle type `H` (None if it is another kind).
@@ -121,32 +135,27 @@ pub(crate) struct JsLog {
     trim: Option<Function>,
 }
 
-fn method(obj: &JsValue, name: &str) -> Option<Function> {
-    Reflect::get(obj, &JsValue::from_str(name)).ok()?.dyn_into::<Function>().ok()
-}
-
-fn is_thenable(v: &JsValue) -> bool {
-    v.is_object() && method(v, "then").is_some()
-}
-
 impl JsLog {
+    /// Look up the log's methods once (reading one that throws is an error with that
+    /// exception as its cause).
     pub(crate) fn new(obj: JsValue) -> Result<JsLog> {
         let need = |name: &str| {
-            method(&obj, name).ok_or_else(|| Error::InvalidArgument(format!("a log must have a {name}() method")))
+            jsread::method(&obj, name)?
+                .ok_or_else(|| Error::InvalidArgument(format!("a log must have a {name}() method")))
         };
         Ok(JsLog {
             record: need("record")?,
             last: need("last")?,
             range: need("range")?,
-            record_batch: method(&obj, "recordBatch"),
-            trim: method(&obj, "trim"),
+            record_batch: jsread::method(&obj, "recordBatch")?,
+            trim: jsread::method(&obj, "trim")?,
             obj,
         })
     }
 
     fn sync(&self, what: &str, r: std::result::Result<JsValue, JsValue>) -> Result<JsValue> {
         let v = r.map_err(|e| storage(&format!("log {what} threw"), e))?;
-        if is_thenable(&v) {
+        if jsread::is_thenable(&v).map_err(as_storage)? {
             return Err(Error::InvalidArgument(format!(
                 "log {what} returned a Promise: an Acceptor calls its logs synchronously \
                  (use a synchronous log, e.g. over an in-memory cache of your storage)"
@@ -156,18 +165,26 @@ impl JsLog {
     }
 }
 
-/// A `[id, data]` pair returned by a JS log's `last` or `range`.
+/// A `[id, data]` pair returned by a JS log's `last` or `range` (read like any user
+/// object: an element whose getter throws is a storage error with that exception as cause).
 pub(crate) fn record_from(v: &JsValue) -> Result<(u64, Vec<u8>)> {
     let bad = || Error::storage("a log record must be [id: bigint, data: Uint8Array]");
-    let a = v.dyn_ref::<Array>().ok_or_else(bad)?;
-    let id = u64_from(&a.get(0), "record id").map_err(|_| bad())?;
-    let data = bytes_from(&a.get(1), "record data").map_err(|_| bad())?;
+    if !jsread::is_array(v).map_err(as_storage)? {
+        return Err(bad());
+    }
+    let item = |i: u32| jsread::get(v, &JsValue::from(i), "a log record").map_err(as_storage);
+    let id = u64_from(&item(0)?, "record id").map_err(|_| bad())?;
+    let data = match bytes_from(&item(1)?, "record data") {
+        Ok(d) => d,
+        Err(e @ Error::Transport { .. }) => return Err(as_storage(e)),
+        Err(_) => return Err(bad()),
+    };
     Ok((id, data))
 }
 
 impl Log for JsLog {
     fn record(&mut self, id: u64, data: &[u8]) -> Result<()> {
-        let r = self.record.call2(&self.obj, &JsValue::from(id), &Uint8Array::from(data));
+        let r = crate::host::call2(&self.record, &self.obj, &JsValue::from(id), &Uint8Array::from(data));
         self.sync("record", r).map(|_| ())
     }
 
@@ -175,7 +192,7 @@ impl Log for JsLog {
         match &self.record_batch {
             Some(f) => {
                 let list: Array = records.iter().map(|(id, data)| JsValue::from(record_to(*id, data))).collect();
-                let r = f.call1(&self.obj, &list);
+                let r = crate::host::call1(f, &self.obj, &list);
                 self.sync("recordBatch", r).map(|_| ())
             }
             None => {
@@ -189,7 +206,7 @@ impl Log for JsLog {
     }
 
     fn last(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        let r = self.last.call0(&self.obj);
+        let r = crate::host::call0(&self.last, &self.obj);
         let v = self.sync("last", r)?;
         if v.is_undefined() || v.is_null() {
             return Ok(None);
@@ -207,13 +224,15 @@ impl Log for JsLog {
                 list.push(Array::of2(&id, &data).into());
             }
         });
-        let r = self.range.call3(&self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
+        let r = crate::host::call3(&self.range, &self.obj, &JsValue::from(start), &JsValue::from(stop), visit.as_ref());
         drop(visit);
         let returned = self.sync("range", r)?;
         let mut records: Vec<JsValue> = got.take();
-        if let Some(a) = returned.dyn_ref::<Array>() {
-            records.extend(a.iter());
-        }
+        jsread::each_item(&returned, "the range answer", |_, rec| {
+            records.push(rec);
+            Ok(())
+        })
+        .map_err(as_storage)?;
         for rec in records {
             let (id, data) = record_from(&rec)?;
             f(id, &data)?;
@@ -224,7 +243,7 @@ impl Log for JsLog {
     fn trim(&mut self, before: u64) -> Result<()> {
         match &self.trim {
             Some(t) => {
-                let r = t.call1(&self.obj, &JsValue::from(before));
+                let r = crate::host::call1(t, &self.obj, &JsValue::from(before));
                 self.sync("trim", r).map(|_| ())
             }
             None => Err(Error::storage("this log has no trim() method")),
@@ -248,6 +267,11 @@ impl AnyLog {
         }
         if let Some(h) = own_handle::<MemoryLogHandle>(v) {
             return Ok(AnyLog::Memory(h.inner));
+        }
+        if !v.is_object() {
+            return Err(Error::InvalidArgument(
+                "a log must be a MemoryLog or an object with record(), last() and range()".into(),
+            ));
         }
         JsLog::new(v.clone()).map(AnyLog::Js)
     }
@@ -292,10 +316,15 @@ impl Log for AnyLog {
 /// names of the checks passed; throws a `SynodosError` (INVALID_ARGUMENT) naming the first
 /// failed check.
 #[wasm_bindgen(js_name = runLogConformance)]
-pub fn run_log_conformance(open: &Function) -> Result<Vec<String>, JsValue> {
+pub fn run_log_conformance(open: JsValue) -> Result<Vec<String>, JsValue> {
+    let open: Function = match open.dyn_into::<Function>() {
+        Ok(f) => f,
+        Err(_) => return Err(invalid_argument("open must be a function")),
+    };
     let report = conformance::run(|name| {
-        let obj = open.call1(&JsValue::NULL, &JsValue::from_str(name)).map_err(|e| storage("open threw", e))?;
-        if is_thenable(&obj) {
+        let obj = crate::host::call1(&open, &JsValue::NULL, &JsValue::from_str(name))
+            .map_err(|e| storage("open threw", e))?;
+        if jsread::is_thenable(&obj).map_err(as_storage)? {
             return Err(Error::InvalidArgument("open() must return the log itself, not a Promise".into()));
         }
         AnyLog::from_js(&obj)

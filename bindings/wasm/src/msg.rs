@@ -1,32 +1,20 @@
 //! Messages as plain JS objects: 64-bit numbers as `BigInt` (exact over the whole range),
 //! values as `Uint8Array`. Incoming objects may use a non-negative safe-integer `number`
-//! instead of a `BigInt`; absent fields are zero, as on the wire.
+//! instead of a `BigInt`; absent fields are zero, as on the wire. Incoming objects are read
+//! with `jsread` (a throwing getter or Proxy is an error carrying what it threw); outgoing
+//! ones are fresh objects built here.
 
-use js_sys::{Array, Object, Uint8Array};
+use js_sys::Object;
 use synodos::{Entry, Error, Promise, Proposal, Request, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::jsread::{self, keys};
+
 #[wasm_bindgen]
 extern "C" {
-    /// Any message object (structural access only).
+    /// A message object made here (setters only).
     pub type MsgObj;
-    #[wasm_bindgen(method, getter, structural)]
-    fn id(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn attempt(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn slot(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn promised(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn value(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn accepted(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn frontier(this: &MsgObj) -> JsValue;
-    #[wasm_bindgen(method, getter, structural)]
-    fn trimmed(this: &MsgObj) -> JsValue;
     #[wasm_bindgen(method, setter, structural)]
     fn set_id(this: &MsgObj, v: u64);
     #[wasm_bindgen(method, setter, structural)]
@@ -45,37 +33,44 @@ extern "C" {
     fn set_trimmed(this: &MsgObj, v: u64);
 }
 
-const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+/// A u64 from a `BigInt` in `0..2^64` or an integer `number` in `0..=2^53-1`; anything else
+/// is refused with `bad(reason)`.
+fn u64_of(v: &JsValue, what: &str, bad: fn(String) -> Error) -> Result<u64> {
+    if v.is_bigint() {
+        return u64::try_from(v.clone()).map_err(|_| bad(format!("{what} must be a BigInt in 0..2^64-1")));
+    }
+    match v.as_f64() {
+        Some(f) => synodos::limits::u64_from_f64(what, f).map_err(|_| {
+            bad(format!("{what} must be a BigInt in 0..2^64-1 or an integer number in 0..=2^53-1, not {f}"))
+        }),
+        None => Err(bad(format!("{what} must be a BigInt (or a non-negative safe integer number)"))),
+    }
+}
 
-/// A u64 from a `BigInt` or a non-negative safe integer; `undefined`/`null` are 0.
+/// A message field: `undefined`/`null` are 0; a bad value is `InvalidMessage`.
 pub(crate) fn u64_from(v: &JsValue, what: &str) -> Result<u64> {
     if v.is_undefined() || v.is_null() {
         return Ok(0);
     }
-    if v.is_bigint() {
-        return u64::try_from(v.clone())
-            .map_err(|_| Error::InvalidMessage(format!("{what} must be a BigInt in 0..2^64-1")));
-    }
-    match v.as_f64() {
-        Some(f) if (0.0..=MAX_SAFE).contains(&f) && f.fract() == 0.0 => Ok(f as u64),
-        _ => Err(Error::InvalidMessage(format!("{what} must be a BigInt (or a non-negative safe integer)"))),
-    }
+    u64_of(v, what, Error::InvalidMessage)
 }
 
-/// Bytes from a `Uint8Array` (or `undefined`/`null`: empty).
+/// A 64-bit argument (required): a bad or missing value is `InvalidArgument`.
+pub(crate) fn u64_arg(v: &JsValue, what: &str) -> Result<u64> {
+    u64_of(v, what, Error::InvalidArgument)
+}
+
+/// Bytes from a genuine `Uint8Array` (or `undefined`/`null`: empty).
 pub(crate) fn bytes_from(v: &JsValue, what: &str) -> Result<Vec<u8>> {
     if v.is_undefined() || v.is_null() {
         return Ok(Vec::new());
     }
-    match v.dyn_ref::<Uint8Array>() {
-        Some(a) => Ok(a.to_vec()),
-        None => Err(Error::InvalidMessage(format!("{what} must be a Uint8Array"))),
-    }
+    jsread::bytes(v, what)?.ok_or_else(|| Error::InvalidMessage(format!("{what} must be a Uint8Array")))
 }
 
-fn obj(v: &JsValue, what: &str) -> Result<MsgObj> {
+fn obj(v: &JsValue, what: &str) -> Result<()> {
     if v.is_object() {
-        Ok(v.clone().unchecked_into())
+        Ok(())
     } else {
         Err(Error::InvalidMessage(format!("{what} must be an object")))
     }
@@ -85,13 +80,21 @@ fn new_obj() -> MsgObj {
     Object::new().unchecked_into()
 }
 
+fn field(o: &JsValue, key: impl FnOnce(&jsread::Keys) -> &JsValue, what: &str) -> Result<JsValue> {
+    keys(|k| jsread::get(o, key(k), what))
+}
+
+fn u64_field(o: &JsValue, key: impl FnOnce(&jsread::Keys) -> &JsValue, what: &str) -> Result<u64> {
+    u64_from(&field(o, key, what)?, what)
+}
+
 /// JS -> [`Request`].
 pub(crate) fn request_from(v: &JsValue) -> Result<Request> {
-    let o = obj(v, "a request")?;
+    obj(v, "a request")?;
     Ok(Request {
-        id: u64_from(&o.id(), "request.id")?,
-        attempt: u64_from(&o.attempt(), "request.attempt")?,
-        slot: u64_from(&o.slot(), "request.slot")?,
+        id: u64_field(v, |k| &k.id, "request.id")?,
+        attempt: u64_field(v, |k| &k.attempt, "request.attempt")?,
+        slot: u64_field(v, |k| &k.slot, "request.slot")?,
     })
 }
 
@@ -106,12 +109,12 @@ pub(crate) fn request_to(r: &Request) -> JsValue {
 
 /// JS -> [`Proposal`].
 pub(crate) fn proposal_from(v: &JsValue) -> Result<Proposal> {
-    let o = obj(v, "a proposal")?;
+    obj(v, "a proposal")?;
     Ok(Proposal {
-        id: u64_from(&o.id(), "proposal.id")?,
-        slot: u64_from(&o.slot(), "proposal.slot")?,
-        value: bytes_from(&o.value(), "proposal.value")?,
-        promised: u64_from(&o.promised(), "proposal.promised")?,
+        id: u64_field(v, |k| &k.id, "proposal.id")?,
+        slot: u64_field(v, |k| &k.slot, "proposal.slot")?,
+        value: bytes_from(&field(v, |k| &k.value, "proposal.value")?, "proposal.value")?,
+        promised: u64_field(v, |k| &k.promised, "proposal.promised")?,
     })
 }
 
@@ -127,24 +130,24 @@ pub(crate) fn proposal_to(p: &Proposal) -> JsValue {
 
 /// JS -> [`Promise`].
 pub(crate) fn promise_from(v: &JsValue) -> Result<Promise> {
-    let o = obj(v, "a promise")?;
-    let accepted = o.accepted();
+    obj(v, "a promise")?;
+    let accepted = field(v, |k| &k.accepted, "promise.accepted")?;
     let accepted = if accepted.is_undefined() || accepted.is_null() { None } else { Some(proposal_from(&accepted)?) };
     Ok(Promise {
-        id: u64_from(&o.id(), "promise.id")?,
-        slot: u64_from(&o.slot(), "promise.slot")?,
+        id: u64_field(v, |k| &k.id, "promise.id")?,
+        slot: u64_field(v, |k| &k.slot, "promise.slot")?,
         accepted,
-        promised: u64_from(&o.promised(), "promise.promised")?,
-        // Absent means unknown (no lease), never 0.
+        promised: u64_field(v, |k| &k.promised, "promise.promised")?,
+        // Absent (undefined or null) means unknown: no lease, never 0.
         frontier: {
-            let f = o.frontier();
+            let f = field(v, |k| &k.frontier, "promise.frontier")?;
             if f.is_undefined() || f.is_null() {
                 None
             } else {
                 Some(u64_from(&f, "promise.frontier")?)
             }
         },
-        trimmed: u64_from(&o.trimmed(), "promise.trimmed")?,
+        trimmed: u64_field(v, |k| &k.trimmed, "promise.trimmed")?,
     })
 }
 
@@ -169,14 +172,18 @@ pub(crate) fn promise_to(p: &Promise) -> JsValue {
 
 /// JS array -> proposals (an observe answer).
 pub(crate) fn proposals_from(v: &JsValue) -> Result<Vec<Proposal>> {
-    match v.dyn_ref::<Array>() {
-        Some(a) => a.iter().map(|p| proposal_from(&p)).collect(),
+    let mut out = Vec::new();
+    match jsread::each_item(v, "the observe answer", |_, p| {
+        out.push(proposal_from(&p)?);
+        Ok(())
+    })? {
+        Some(()) => Ok(out),
         None => Err(Error::InvalidMessage("observe must return an array of proposals".into())),
     }
 }
 
 /// Proposals -> JS array.
-pub(crate) fn proposals_to(ps: &[Proposal]) -> Array {
+pub(crate) fn proposals_to(ps: &[Proposal]) -> js_sys::Array {
     ps.iter().map(proposal_to).collect()
 }
 
@@ -189,6 +196,6 @@ pub(crate) fn entry_to(e: &Entry) -> JsValue {
 }
 
 /// Entries -> JS array.
-pub(crate) fn entries_to(es: &[Entry]) -> Array {
+pub(crate) fn entries_to(es: &[Entry]) -> js_sys::Array {
     es.iter().map(entry_to).collect()
 }

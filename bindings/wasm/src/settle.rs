@@ -1,10 +1,8 @@
-//! Awaiting JS Promises and timers without allocating wasm-bindgen closures per await.
-//!
-//! `JsFuture` makes two `Closure`s per Promise (each registered with a FinalizationRegistry);
-//! with several awaits per decision that dominated the profile. Here two closures are made
-//! once per thread; each await binds them to a key with `Function.prototype.bind` (a plain
-//! JS function) and keeps its state in a table. A future that is dropped before its Promise
-//! settles removes its entry; a late settlement then finds no entry and is ignored.
+//! Awaiting JS Promises and timers through the host (`host.rs`): each await gets a key and a
+//! slot in a table; the host calls `__settle(key, ...)` when the Promise settles or the timer
+//! fires. A future dropped before that removes its slot, and a late settlement then finds
+//! nothing and is ignored. The host makes the callbacks itself (plain JS functions, no
+//! wasm-bindgen closures), and after a restart it drops the old instance's ones unrun.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -12,9 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use js_sys::{Function, Promise as JsPromise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
+
+use crate::host::{with_host, NO_HOST};
 
 #[derive(Default)]
 struct Slot {
@@ -22,18 +20,15 @@ struct Slot {
     waker: Option<Waker>,
 }
 
-struct Settlers {
-    ok: Function,
-    err: Function,
-}
-
 thread_local! {
     static SLOTS: RefCell<HashMap<u64, Slot>> = RefCell::new(HashMap::new());
     static NEXT: Cell<u64> = const { Cell::new(1) };
-    static SETTLERS: Settlers = make_settlers();
 }
 
-fn settle(key: f64, result: Result<JsValue, JsValue>) {
+/// Internal: the host reports a settlement (`ok`: resolved with `value`, else rejected).
+#[wasm_bindgen(js_name = "__settle", skip_typescript)]
+pub fn settle(key: f64, ok: bool, value: JsValue) {
+    let result = if ok { Ok(value) } else { Err(value) };
     let waker = SLOTS.with(|slots| {
         let mut slots = slots.try_borrow_mut().ok()?;
         let slot = slots.get_mut(&(key as u64))?;
@@ -46,29 +41,19 @@ fn settle(key: f64, result: Result<JsValue, JsValue>) {
     }
 }
 
-fn make_settlers() -> Settlers {
-    // Made once per thread and kept for the life of the module (never freed on purpose).
-    let ok = Closure::<dyn FnMut(f64, JsValue)>::new(|key: f64, v: JsValue| settle(key, Ok(v)));
-    let err = Closure::<dyn FnMut(f64, JsValue)>::new(|key: f64, e: JsValue| settle(key, Err(e)));
-    let settlers = Settlers {
-        ok: ok.as_ref().unchecked_ref::<Function>().clone(),
-        err: err.as_ref().unchecked_ref::<Function>().clone(),
-    };
-    ok.forget();
-    err.forget();
-    settlers
-}
-
 /// A pending settlement, polled from the table.
 pub(crate) struct Settled {
     key: u64,
+    /// Why there is no settlement to wait for (no host), if so.
+    failed: Option<&'static str>,
 }
 
 impl Settled {
-    fn new() -> (Settled, JsValue, JsValue) {
+    fn new() -> Settled {
+        // Below 2^53: the key crosses to JS as an exact number.
         let key = NEXT.with(|n| {
             let k = n.get();
-            n.set(k + 1);
+            n.set(if k >= (1 << 53) - 1 { 1 } else { k + 1 });
             k
         });
         SLOTS.with(|slots| {
@@ -76,15 +61,16 @@ impl Settled {
                 slots.insert(key, Slot::default());
             }
         });
-        let k = JsValue::from(key as f64);
-        let (ok, err) = SETTLERS.with(|s| (s.ok.bind1(&JsValue::NULL, &k), s.err.bind1(&JsValue::NULL, &k)));
-        (Settled { key }, ok.into(), err.into())
+        Settled { key, failed: None }
     }
 }
 
 impl Future for Settled {
     type Output = Result<JsValue, JsValue>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(why) = self.failed {
+            return Poll::Ready(Err(JsValue::from_str(why)));
+        }
         SLOTS.with(|slots| {
             let Ok(mut slots) = slots.try_borrow_mut() else {
                 cx.waker().wake_by_ref();
@@ -117,29 +103,17 @@ impl Drop for Settled {
     }
 }
 
-/// Await a Promise (or thenable): resolves to its value, or `Err` with its rejection.
+/// Await a Promise (or thenable, or plain value): its value, or `Err` with its rejection.
 pub(crate) fn promise(p: &JsValue) -> Settled {
-    let (fut, ok, err) = Settled::new();
-    let p: JsPromise = match p.dyn_ref::<JsPromise>() {
-        Some(p) => p.clone(),
-        None => JsPromise::resolve(p),
-    };
-    p.unchecked_ref::<Thenable>().then_with(ok.unchecked_ref(), err.unchecked_ref());
+    let mut fut = Settled::new();
+    if with_host(|h| h.await_then(p, fut.key as f64)).is_none() {
+        fut.failed = Some(NO_HOST);
+    }
     fut
 }
 
-#[wasm_bindgen]
-extern "C" {
-    type Thenable;
-    #[wasm_bindgen(method, structural, js_name = then)]
-    fn then_with(this: &Thenable, on_ok: &Function, on_err: &Function) -> JsValue;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
-}
-
-/// A `setTimeout` that is cleared if the future is dropped first.
+/// A timer (of any length: the host chains `setTimeout`s past its 2^31 - 1 ms limit) that
+/// is cleared if the future is dropped first.
 pub(crate) struct Timer {
     settled: Settled,
     handle: JsValue,
@@ -148,8 +122,14 @@ pub(crate) struct Timer {
 
 impl Timer {
     pub(crate) fn new(ms: f64) -> Timer {
-        let (settled, ok, _err) = Settled::new();
-        let handle = set_timeout(ok.unchecked_ref(), ms);
+        let mut settled = Settled::new();
+        let handle = match with_host(|h| h.timer(settled.key as f64, ms)) {
+            Some(handle) => handle,
+            None => {
+                settled.failed = Some(NO_HOST);
+                JsValue::UNDEFINED
+            }
+        };
         Timer { settled, handle, done: false }
     }
 }
@@ -170,7 +150,7 @@ impl Future for Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         if !self.done {
-            clear_timeout(&self.handle);
+            let _ = with_host(|h| h.clear_timer(&self.handle));
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod client;
 pub mod clock;
 pub(crate) mod fan_out;
 pub mod ids;
+pub mod limits;
 pub mod local;
 pub mod log;
 pub mod proposer;

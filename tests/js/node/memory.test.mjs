@@ -69,3 +69,39 @@ test('memory stays flat over 100,000 proposals (local acceptors, sync and async 
   assert.ok(wasmAfter - wasmBefore <= 1 << 20, `wasm memory grew by ${mib(wasmAfter - wasmBefore)} MiB`);
   assert.ok(heapAfter - heapBefore < 8 << 20, `JS heap grew by ${mib(heapAfter - heapBefore)} MiB`);
 });
+
+// Regression (issue 12, "memory grows in steps when clients throw"): every exception that
+// wasm-bindgen's own `catch` caught kept an externref table slot (and so the thrown value)
+// for good. User code is now called through the host, which catches in JS.
+test('a client that always throws, a throwing getter and a throwing range visitor leave nothing behind', async () => {
+  const throwing = { prepare() { throw new Error('down'); }, accept() { throw new Error('down'); } };
+  const getter = { get prepare() { throw new Error('getter'); }, accept() {} };
+  const log = new synodos.MemoryLog();
+  log.record(1n, new Uint8Array([1]));
+  const work = async (n) => {
+    for (let c = 0; c < n; c++) {
+      const acceptors = [new Acceptor(), new Acceptor()];
+      const proposer = new Proposer([throwing, ...acceptors], { nodeId: 1 });
+      for (let k = 0; k < 50; k++) await proposer.propose(enc('v'));
+      proposer.free();
+      acceptors.forEach((a) => a.free());
+      try {
+        new Proposer([getter], { nodeId: 1 });
+      } catch {}
+      try {
+        log.range(0n, 5n, () => {
+          throw new Error('visitor');
+        });
+      } catch {}
+    }
+  };
+  await work(20);
+  await settle();
+  const liveBefore = synodos.__liveValues();
+  const wasmBefore = synodos.__memoryBytes();
+  await work(400); // 20,000 throwing calls, 400 throwing getters and visitors
+  await settle();
+  const kept = synodos.__liveValues() - liveBefore;
+  assert.ok(kept < 100, `${kept} JS values still held by wasm`);
+  assert.ok(synodos.__memoryBytes() - wasmBefore <= 1 << 20);
+});

@@ -6,16 +6,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import synodos from 'synodos';
 import { enc, dec } from './helpers.mjs';
+import { expectPanics } from './panic-guard.mjs';
 
 const { Acceptor, Proposer, SynodosError, decodeMessage } = synodos;
 
 test('after a panic, the next call works', async (t) => {
+  expectPanics(1);
   const logged = [];
   t.mock.method(console, 'error', (msg) => logged.push(String(msg)));
   const before = new Acceptor();
   assert.throws(() => synodos.__panicForTest('one'), (e) => e instanceof WebAssembly.RuntimeError);
   assert.equal(logged.length, 1);
   assert.match(logged[0], /deliberate panic: one/);
+  assert.equal(synodos.__panicCount(), 1);
   // Objects of the aborted instance refuse use instead of running on interrupted state.
   assert.throws(() => before.prepare({ id: 1n }), /stale object/);
   // Everything created afterwards works, errors included.
@@ -25,6 +28,7 @@ test('after a panic, the next call works', async (t) => {
 });
 
 test('many panics in a row leave the module usable', async (t) => {
+  expectPanics(2000);
   t.mock.method(console, 'error', () => {});
   for (let i = 0; i < 2000; i++) {
     assert.throws(() => synodos.__panicForTest(`#${i}`));

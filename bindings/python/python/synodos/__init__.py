@@ -18,6 +18,7 @@ from __future__ import annotations
 # thread that first imports `threading` becomes its "main thread", and interpreter exit
 # would then wait for that worker to end.
 import concurrent.futures  # noqa: F401
+import os as _os
 import threading  # noqa: F401
 from typing import Iterable, Optional, Protocol, Tuple, runtime_checkable
 
@@ -55,6 +56,13 @@ try:  # present when the extension was built with the durable file log
     from ._synodos import FileLog
 except ImportError:  # pragma: no cover
     pass
+
+# In the child of os.fork() only the forking thread exists: start with a new worker pool
+# (the parent's workers are not there to take calls).
+if hasattr(_os, "register_at_fork"):
+    from ._synodos import _after_fork_in_child
+
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @runtime_checkable

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import threading
 from typing import Any, AsyncIterator, Awaitable, Iterable, List, Optional, Protocol, Union
 
 from . import _synodos
@@ -87,18 +88,25 @@ class _Bound:
         self._options = options
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._sync: Any = None
+        self._lock = threading.Lock()
 
     def clients(self, loop: asyncio.AbstractEventLoop) -> List[Any]:
         return [a if isinstance(a, Acceptor) else _OnLoop(a, loop) for a in self._acceptors]
 
     def get(self, kind: Any) -> Any:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._sync is None:
-            # `_OnLoop` methods only schedule a coroutine and return its future: they never
-            # block, so the executor thread running the driver calls them itself.
-            self._sync = kind(self.clients(loop), self._ids, inline_calls=True, **self._options)
-            self._loop = loop
-        return self._sync
+        # One object may be used from several event loops (threads) at once: the pair
+        # (loop, driver) is read and replaced under a lock, and the driver returned is the
+        # one made for this loop, never one another thread has just put in its place.
+        with self._lock:
+            sync = self._sync
+            if self._loop is not loop or sync is None:
+                # `_OnLoop` methods only schedule a coroutine and return its future: they
+                # never block, so the executor thread running the driver calls them itself.
+                sync = kind(self.clients(loop), self._ids, inline_calls=True, **self._options)
+                self._sync = sync
+                self._loop = loop
+        return sync
 
 
 class Proposer:
