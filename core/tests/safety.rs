@@ -370,3 +370,33 @@ fn an_async_log_calling_back_into_its_acceptor_gets_an_error_not_a_hang() {
     assert!(matches!(&*log.seen.borrow(), Some(Error::InvalidArgument(m)) if m.contains("re-entrant")));
     *log.acceptor.borrow_mut() = None;
 }
+
+/// A restarted proposer's first ballot is refused by its own previous life's promise: it
+/// retries at once (no one competes), instead of backing off.
+#[test]
+fn a_restarted_proposer_retries_past_its_own_old_ballot_without_backing_off() {
+    let acceptors = cluster(None);
+    let first = proposer(links(&acceptors, [true; 3]), 1, None);
+    assert_eq!(block_on(first.propose(b"v".to_vec())).unwrap(), b"v");
+    let slow =
+        ProposerConfig { backoff_min: Duration::from_secs(3600), backoff_max: Duration::from_secs(3600), ..config() };
+    let again =
+        Proposer::with_config(links(&acceptors, [true; 3]), Arc::new(CounterIdGenerator::new(1)), StdSleeper, slow)
+            .unwrap();
+    let outcome = block_on(async {
+        let decided = futures::future::select(
+            Box::pin(again.propose(b"w".to_vec())),
+            futures_timer_delay(Duration::from_secs(20)),
+        );
+        match decided.await {
+            futures::future::Either::Left((chosen, _)) => Some(chosen),
+            futures::future::Either::Right(_) => None,
+        }
+    });
+    let chosen = outcome.expect("the restarted proposer backed off an hour after its own old ballot");
+    assert_eq!(chosen.unwrap(), b"v");
+}
+
+fn futures_timer_delay(d: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(synodos::Sleeper::sleep(&StdSleeper, d))
+}

@@ -346,8 +346,10 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             if !entries.is_empty() || waited >= timeout {
                 return Ok(entries);
             }
-            self.proposer.sleeper.sleep(interval).await;
-            waited += interval;
+            // Never past the timeout: a long poll interval does not stretch a short wait.
+            let pause = interval.min(timeout - waited).max(Duration::from_micros(100));
+            self.proposer.sleeper.sleep(pause).await;
+            waited = waited.saturating_add(pause);
         }
     }
 }

@@ -176,8 +176,11 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         // Each attempt owns the value while it runs, lends it to its phase 2 proposal, and
         // hands it back when it fails, so the value is never copied.
         let mut value = value;
+        // Set when the last attempt lost only to a ballot of this proposer's own node (a
+        // previous life's, after a restart): no one competes, so it retries at once.
+        let mut lost_to_self = false;
         for attempt in 1..=self.config.max_attempts {
-            if attempt > 1 {
+            if attempt > 1 && !std::mem::take(&mut lost_to_self) {
                 self.backoff(attempt).await;
             }
             failures.clear();
@@ -224,6 +227,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 }
                 Progress::Failed { promised } => {
                     self.ids.observe(promised);
+                    // Once per decision, so a generator of another layout cannot spin.
+                    lost_to_self = attempt == 1 && same_node(promised, ballot);
                     None
                 }
                 Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
@@ -316,4 +321,11 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             self.sleeper.sleep(Duration::from_micros(micros)).await;
         }
     }
+}
+
+/// Whether two ballots carry the same node id in the layout every built-in generator uses
+/// (`round << 16 | node_id`), and `promised` is not below `ours`.
+fn same_node(promised: Ballot, ours: Ballot) -> bool {
+    const NODE: u64 = (1 << crate::driver::ids::NODE_BITS) - 1;
+    promised >= ours && promised & NODE == ours & NODE
 }
