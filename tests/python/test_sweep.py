@@ -98,8 +98,8 @@ def clean(f: Callable[[], Any]) -> Any:
 
 
 def working_acceptor(a: Acceptor, ballot: int = 2**40) -> None:
-    """`a` still answers (a high ballot, the last slot: never trimmed, never in the way)."""
-    p = a.prepare(Request(id=ballot, attempt=1, slot=2**64 - 1))
+    """`a` still answers (a high ballot, the last slot, 2**64 - 2: never trimmed, never in the way)."""
+    p = a.prepare(Request(id=ballot, attempt=1, slot=2**64 - 2))
     assert p.id == ballot
 
 
@@ -258,8 +258,11 @@ def test_acceptor_arguments(a: Any, b: Any) -> None:
 def test_acceptor_trim_extremes() -> None:
     acc = Acceptor()
     acc.trim(2**64 - 1)
-    with pytest.raises(synodos.InvalidArgumentError):
-        acc.prepare(Request(id=1, attempt=1, slot=5))
+    # A trimmed slot: the prepare is refused with where the log starts, the accept raises.
+    refused = acc.prepare(Request(id=1, attempt=1, slot=5))
+    assert not refused.is_granted() and refused.trimmed == 2**64 - 1
+    with pytest.raises(synodos.TrimmedError):
+        acc.accept(Proposal(id=1, slot=5, value=b"x"))
     bad: Any
     for bad in (-1, 2**64, 1.5, float("nan")):
         with pytest.raises((OverflowError, TypeError)):
@@ -297,8 +300,10 @@ OPTIONS = ["call_timeout", "max_attempts", "backoff_min", "backoff_max", "poll_i
 def test_proposer_options(option: str, value: Any) -> None:
     acceptors = [Acceptor() for _ in range(3)]
     opts = {option: value}
-    for cls in (synodos.Proposer, synodos.ReplicatedLog):
-        obj = clean(lambda: cls(acceptors, 1, **opts))
+    # Each its own node id (a second proposer with one id is a restart of the first, whose
+    # first ballot is refused: with max_attempts=1 it would rightly fail).
+    for node, cls in ((1, synodos.Proposer), (2, synodos.ReplicatedLog)):
+        obj = clean(lambda: cls(acceptors, node, **opts))
         if obj is None:
             continue
         # Built: it works, whatever the option was (local acceptors answer at once, so no
@@ -342,10 +347,14 @@ def test_propose_and_log_calls(slot: Any, value: Any, other: Any) -> None:
 def test_extreme_slots() -> None:
     acceptors = [Acceptor() for _ in range(3)]
     p = synodos.Proposer(acceptors, ids=1)
-    assert p.propose_at(2**64 - 1, b"top") == b"top"
+    # 2**64 - 1 is reserved: the last slot is 2**64 - 2.
+    assert p.propose_at(2**64 - 2, b"top") == b"top"
     log = synodos.ReplicatedLog(acceptors, ids=2)
-    assert log.read(2**64 - 1, 10) == [Entry(2**64 - 1, b"top")]
+    assert log.read(2**64 - 2, 10) == [Entry(2**64 - 2, b"top")]
+    assert log.read(2**64 - 1, 10) == []
     assert log.read(0, 0) == []
+    with pytest.raises(synodos.InvalidArgumentError, match="reserved"):
+        p.propose_at(2**64 - 1, b"x")
     for bad in (-1, 2**64):
         with pytest.raises(OverflowError):
             p.propose_at(bad, b"x")
