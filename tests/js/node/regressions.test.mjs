@@ -201,8 +201,9 @@ test('4: callTimeoutMs of 2^31 ms or more is long, not 1 ms', async () => {
     prepare: (r) => new Promise((resolve) => setTimeout(() => resolve(a.prepare(r)), 5)),
     accept: (p) => new Promise((resolve) => setTimeout(() => resolve(a.accept(p)), 5)),
   });
-  for (const ms of [2 ** 31, 2 ** 31 + 1, 2 ** 32, 1e12]) {
-    const p = new Proposer(acceptors.map(slow), { nodeId: 1, callTimeoutMs: ms, maxAttempts: 1 });
+  // One node id per proposer: a second one with the same id is a restart of the first.
+  for (const [i, ms] of [2 ** 31, 2 ** 31 + 1, 2 ** 32, 1e12].entries()) {
+    const p = new Proposer(acceptors.map(slow), { nodeId: i + 1, callTimeoutMs: ms, maxAttempts: 1 });
     assert.equal(dec(await p.proposeAt(BigInt(ms), enc('v'))), 'v', `callTimeoutMs ${ms}`);
   }
 });
