@@ -356,6 +356,13 @@ typedef struct synodos_promise_view {
   bool has_accepted;
   // The accepted proposal (all zero when `has_accepted` is false).
   struct synodos_proposal_view accepted;
+  // Whether the acceptor said what its `frontier` is. When false the frontier is unknown
+  // (as from an acceptor that leaves the field out), and no proposer takes a lease on it.
+  bool has_frontier;
+  // One past the highest slot the acceptor accepted anything at (0 unless `has_frontier`).
+  uint64_t frontier;
+  // Non-zero only when the slot was trimmed at the acceptor: the first slot it still holds.
+  uint64_t trimmed;
 } synodos_promise_view;
 
 // Timeouts, retries and backoff of a proposer. Get the defaults from
@@ -694,6 +701,17 @@ synodos_status synodos_promise_set(struct synodos_promise *promise,
                                    uint64_t id,
                                    uint64_t slot,
                                    uint64_t promised);
+
+// Set what the promise says of the acceptor's `frontier` (one past the highest slot it
+// accepted anything at): with `has_frontier` false it is unknown, and proposers take no lease
+// from it. A transport for a hand-written acceptor sets it to let proposers lead.
+synodos_status synodos_promise_set_frontier(struct synodos_promise *promise,
+                                            bool has_frontier,
+                                            uint64_t frontier);
+
+// Set the promise's `trimmed` (non-zero: the slot was trimmed at the acceptor, which still
+// holds slots from `trimmed` on, and the prepare is refused).
+synodos_status synodos_promise_set_trimmed(struct synodos_promise *promise, uint64_t trimmed);
 
 // Set (copying the value) or, with `accepted` NULL, clear what the promise reports as the
 // acceptor's accepted proposal for the slot.

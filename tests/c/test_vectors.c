@@ -73,6 +73,11 @@ static void one_vector(const jval *v) {
       const jval *acc = jget(fields, "accepted");
       CHECK(view.has_accepted == (acc->kind != J_NULL));
       if (view.has_accepted) check_proposal_fields(&view.accepted, acc);
+      /* An absent frontier is unknown (has_frontier false), never 0. */
+      const jval *frontier = jget(fields, "frontier");
+      CHECK(view.has_frontier == (frontier && frontier->kind != J_NULL));
+      if (view.has_frontier) CHECK(view.frontier == num(fields, "frontier"));
+      CHECK(view.trimmed == (jget(fields, "trimmed") ? num(fields, "trimmed") : 0));
       OK(synodos_promise_to_json(p, &out));
       check_reencoded(&out, json, name);
     }
@@ -138,6 +143,20 @@ static void messages_built_in_c_encode_like_the_vectors(void) {
   OK(synodos_promise_to_json(p, &out));
   CHECK_BYTES(out, "{\"id\":9,\"slot\":2}");
   synodos_bytes_free(&out);
+  /* A frontier of 0 is sent (it is known); an unknown one is left out. So is trimmed 0. */
+  OK(synodos_promise_set_frontier(p, true, 0));
+  OK(synodos_promise_to_json(p, &out));
+  CHECK_BYTES(out, "{\"id\":9,\"slot\":2,\"frontier\":0}");
+  synodos_bytes_free(&out);
+  OK(synodos_promise_set_frontier(p, false, 77));
+  OK(synodos_promise_set_trimmed(p, 5));
+  OK(synodos_promise_to_json(p, &out));
+  CHECK_BYTES(out, "{\"id\":9,\"slot\":2,\"trimmed\":5}");
+  synodos_bytes_free(&out);
+  synodos_promise_view view;
+  OK(synodos_promise_get(p, &view));
+  CHECK(!view.has_frontier && view.frontier == 0 && view.trimmed == 5);
+  EXPECT_STATUS(synodos_promise_set_frontier(NULL, true, 1), SYNODOS_ERR_NULL_POINTER);
   synodos_promise_free(p);
 
   synodos_request r = {.id = 7, .attempt = 1, .slot = 0};

@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use synodos::{AcceptorClient, CounterIdGenerator, LocalAcceptor, Promise, Proposal, Proposer, Request, StdSleeper};
+use synodos::driver::block_on::{block_on, LocalSleeper};
+use synodos::{AcceptorClient, CounterIdGenerator, LocalAcceptor, Promise, Proposal, Proposer, Request};
 
 use crate::error::{guard, synodos_status, Fail};
 use crate::memory::put;
@@ -39,23 +40,22 @@ pub extern "C" fn synodos_bench_rust_decisions(
         unsafe { put(nanos, 0, "nanos") }?;
         let elapsed = if trivial_clients {
             let clients: Vec<_> = (0..acceptors).map(|_| Trivial).collect();
-            run(Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?, decisions)?
+            run(Proposer::new(clients, CounterIdGenerator::new(1), LocalSleeper)?, decisions)?
         } else {
             let clients: Vec<_> = (0..acceptors).map(|_| LocalAcceptor::in_memory()).collect();
-            run(Proposer::new(clients, CounterIdGenerator::new(1), StdSleeper)?, decisions)?
+            run(Proposer::new(clients, CounterIdGenerator::new(1), LocalSleeper)?, decisions)?
         };
         // SAFETY: NULL or writable (contract).
         unsafe { put(nanos, elapsed, "nanos") }
     })
 }
 
-fn run<C: AcceptorClient>(proposer: Proposer<C, StdSleeper>, decisions: u64) -> Result<u64, Fail> {
+fn run<C: AcceptorClient>(proposer: Proposer<C, LocalSleeper>, decisions: u64) -> Result<u64, Fail> {
     {
         let start = Instant::now();
         for slot in 0..decisions {
             // The same way `synodos_proposer_propose_at` drives it.
-            let fut = std::pin::pin!(proposer.propose_at(slot, slot.to_le_bytes().to_vec()));
-            let chosen = crate::exec::block_on(fut)?;
+            let chosen = block_on(|| proposer.propose_at(slot, slot.to_le_bytes().to_vec()))?;
             if chosen.len() != 8 {
                 return Err(Fail::Core(synodos::Error::InvalidArgument("benchmark chose a wrong value".into())));
             }

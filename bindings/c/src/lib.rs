@@ -24,7 +24,6 @@ mod bench;
 mod client;
 mod completion;
 mod error;
-mod exec;
 mod ids;
 mod log;
 mod memory;

@@ -91,6 +91,13 @@ pub struct synodos_promise_view {
     pub has_accepted: bool,
     /// The accepted proposal (all zero when `has_accepted` is false).
     pub accepted: synodos_proposal_view,
+    /// Whether the acceptor said what its `frontier` is. When false the frontier is unknown
+    /// (as from an acceptor that leaves the field out), and no proposer takes a lease on it.
+    pub has_frontier: bool,
+    /// One past the highest slot the acceptor accepted anything at (0 unless `has_frontier`).
+    pub frontier: u64,
+    /// Non-zero only when the slot was trimmed at the acceptor: the first slot it still holds.
+    pub trimmed: u64,
 }
 
 impl synodos_promise_view {
@@ -100,6 +107,9 @@ impl synodos_promise_view {
         promised: 0,
         has_accepted: false,
         accepted: synodos_proposal_view::EMPTY,
+        has_frontier: false,
+        frontier: 0,
+        trimmed: 0,
     };
 }
 
@@ -265,6 +275,37 @@ pub extern "C" fn synodos_promise_set(
     })
 }
 
+/// Set what the promise says of the acceptor's `frontier` (one past the highest slot it
+/// accepted anything at): with `has_frontier` false it is unknown, and proposers take no lease
+/// from it. A transport for a hand-written acceptor sets it to let proposers lead.
+#[no_mangle]
+pub extern "C" fn synodos_promise_set_frontier(
+    promise: *mut synodos_promise,
+    has_frontier: bool,
+    frontier: u64,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or a valid promise not used elsewhere during this call (contract).
+        let p = unsafe { borrow_mut(promise, "promise") }?;
+        p.inner.frontier = has_frontier.then_some(frontier);
+        p.filled = true;
+        Ok(())
+    })
+}
+
+/// Set the promise's `trimmed` (non-zero: the slot was trimmed at the acceptor, which still
+/// holds slots from `trimmed` on, and the prepare is refused).
+#[no_mangle]
+pub extern "C" fn synodos_promise_set_trimmed(promise: *mut synodos_promise, trimmed: u64) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or a valid promise not used elsewhere during this call (contract).
+        let p = unsafe { borrow_mut(promise, "promise") }?;
+        p.inner.trimmed = trimmed;
+        p.filled = true;
+        Ok(())
+    })
+}
+
 /// Set (copying the value) or, with `accepted` NULL, clear what the promise reports as the
 /// acceptor's accepted proposal for the slot.
 #[no_mangle]
@@ -304,6 +345,9 @@ pub extern "C" fn synodos_promise_get(
             promised: p.promised,
             has_accepted: p.accepted.is_some(),
             accepted: p.accepted.as_ref().map_or(synodos_proposal_view::EMPTY, synodos_proposal_view::of),
+            has_frontier: p.frontier.is_some(),
+            frontier: p.frontier.unwrap_or(0),
+            trimmed: p.trimmed,
         };
         // SAFETY: NULL or writable (contract).
         unsafe { put(out, view, "out") }

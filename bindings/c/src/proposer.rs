@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
+use synodos::driver::block_on::{block_on, LocalSleeper};
 use synodos::limits::duration_from_micros;
-use synodos::{Error, Proposer, ProposerConfig, ReplicatedLog, StdSleeper};
+use synodos::{Error, Proposer, ProposerConfig, ReplicatedLog};
 
 use crate::client::{synodos_client, Client};
 use crate::error::{guard, guard_or, synodos_status, Fail};
-use crate::exec::block_on;
 use crate::ids::synodos_id_generator;
 use crate::memory::{borrow, free_handle, give, put, slice, synodos_bytes};
 use crate::message::synodos_entry_list;
@@ -72,7 +72,7 @@ pub extern "C" fn synodos_proposer_config_default() -> synodos_proposer_config {
     synodos_proposer_config::from(&ProposerConfig::default())
 }
 
-pub(crate) type CProposer = Proposer<Client, StdSleeper>;
+pub(crate) type CProposer = Proposer<Client, LocalSleeper>;
 
 /// Proposes values to a set of acceptors and returns the value actually chosen.
 ///
@@ -88,7 +88,7 @@ pub struct synodos_proposer {
 /// Create with `synodos_replicated_log_new()`; free with `synodos_replicated_log_free()`.
 /// Thread-safe: appends from several threads at once each land in their own slot.
 pub struct synodos_replicated_log {
-    inner: ReplicatedLog<Client, StdSleeper>,
+    inner: ReplicatedLog<Client, LocalSleeper>,
 }
 
 /// Build the core proposer from C arguments.
@@ -122,7 +122,7 @@ unsafe fn build(
         Some(c) => ProposerConfig::from(c),
         None => ProposerConfig::default(),
     };
-    Ok(Proposer::with_config(list, ids, StdSleeper, config)?)
+    Ok(Proposer::with_config(list, ids, LocalSleeper, config)?)
 }
 
 /// Create in `*out` a proposer over `count` clients (the order numbers the acceptors in
@@ -174,10 +174,8 @@ pub extern "C" fn synodos_proposer_propose_at(
         let p = unsafe { borrow(proposer, "proposer") }?;
         // SAFETY: NULL or `len` readable bytes (contract).
         let value = unsafe { slice(value, len, "value") }?.to_vec();
-        // Built in place and polled through a pin: block_on then moves a pointer, not the
-        // (large) future.
-        let fut = std::pin::pin!(p.inner.propose_at(slot, value));
-        let result = block_on(fut)?;
+        // Built where it stays pinned: block_on moves a closure, not the (large) future.
+        let result = block_on(|| p.inner.propose_at(slot, value))?;
         // SAFETY: checked non-NULL above.
         unsafe { put(chosen, synodos_bytes::from_vec(result), "chosen") }
     })
@@ -243,8 +241,7 @@ pub extern "C" fn synodos_replicated_log_append(
         let log = unsafe { borrow(log, "log") }?;
         // SAFETY: NULL or `len` readable bytes (contract).
         let value = unsafe { slice(value, len, "value") }?.to_vec();
-        let fut = std::pin::pin!(log.inner.append(value));
-        let entry = block_on(fut)?;
+        let entry = block_on(|| log.inner.append(value))?;
         if !slot.is_null() {
             // SAFETY: non-NULL and writable (contract).
             unsafe { slot.write(entry.slot) };
@@ -281,8 +278,7 @@ pub extern "C" fn synodos_replicated_log_wait(
         unsafe { put(out, synodos_entry_list::EMPTY, "out") }?;
         // SAFETY: NULL or a valid handle (contract).
         let log = unsafe { borrow(log, "log") }?;
-        let fut = std::pin::pin!(log.inner.wait(from, max, duration_from_micros(timeout_us)));
-        let entries = block_on(fut)?;
+        let entries = block_on(|| log.inner.wait(from, max, duration_from_micros(timeout_us)))?;
         // SAFETY: checked non-NULL above.
         unsafe { put(out, synodos_entry_list::from_entries(entries), "out") }
     })

@@ -3,8 +3,8 @@
 //! - [`block_on`] runs a driver future on the calling thread (GIL released) when every
 //!   client is a local `synodos.Acceptor` (no Python code runs, so nothing can hang it) or
 //!   a Python client the user asked to call inline (`inline_calls=True`, it takes the GIL
-//!   for each call). Timers from [`LocalSleeper`] live in a thread-local list instead of a
-//!   timer thread.
+//!   for each call). It is the core's `block_on` (shared with the C binding): timers from
+//!   [`LocalSleeper`] live in a thread-local list instead of a timer thread.
 //! - [`run_on_worker`] runs it on a worker thread when other Python clients are involved.
 //!   The worker holds the GIL and calls quick clients *inline*, one after another: a phase's
 //!   three calls cost three Python calls and no thread hand-off, and the caller pays one
@@ -19,11 +19,11 @@
 //! Waiting threads spin briefly (yielding) before they sleep: replies from the other core
 //! usually come within microseconds, and sleeping costs a futex round trip.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
@@ -31,6 +31,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use synodos::driver::block_on::{with_timers, TimerList, Waiting};
 use synodos::error::panic_message;
 
 use crate::pool;
@@ -52,207 +53,26 @@ pub const RESCUE_AFTER: Duration = Duration::from_millis(1);
 /// A job no worker has taken for this long is driven by the thread waiting for it.
 const DRIVE_HERE_AFTER: Duration = Duration::from_millis(20);
 
-struct Signal {
-    woken: AtomicBool,
-    thread: Thread,
-}
-
-impl futures::task::ArcWake for Signal {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.woken.store(true, Ordering::Release);
-        arc_self.thread.unpark();
-    }
-}
-
-/// The timers of one executor (the `block_on`s of a thread, or one job): wakers by
-/// deadline. `LocalSleeper`'s sleeps register in the list of whatever polls them.
-#[derive(Default)]
-struct TimerList {
-    timers: Mutex<BTreeMap<(Instant, u64), Waker>>,
-    next_id: AtomicU64,
-}
-
-type TimerKey = (Instant, u64);
-
-impl TimerList {
-    fn add(&self, deadline: Instant, waker: Waker) -> TimerKey {
-        let key = (deadline, self.next_id.fetch_add(1, Ordering::Relaxed));
-        relock(&self.timers).insert(key, waker);
-        key
-    }
-
-    fn set_waker(&self, key: TimerKey, waker: Waker) {
-        relock(&self.timers).insert(key, waker);
-    }
-
-    fn remove(&self, key: &TimerKey) {
-        relock(&self.timers).remove(key);
-    }
-
-    /// Wake every timer due by `now` (outside the lock); return the next deadline, if any.
-    fn fire(&self, now: Instant) -> Option<Instant> {
-        let mut due = Vec::new();
-        let next = {
-            let mut timers = relock(&self.timers);
-            while let Some(entry) = timers.first_entry() {
-                if entry.key().0 > now {
-                    break;
-                }
-                due.push(entry.remove());
-            }
-            timers.first_key_value().map(|(k, _)| k.0)
-        };
-        for w in due {
-            w.wake();
-        }
-        next
-    }
-}
-
 thread_local! {
-    /// The timers of this thread's `block_on`s.
-    static THREAD_TIMERS: Arc<TimerList> = Arc::new(TimerList::default());
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-    static SIGNAL: Arc<Signal> = Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() });
     /// The job whose future this thread is polling right now.
     static CURRENT: RefCell<Option<Arc<Job>>> = const { RefCell::new(None) };
 }
 
-/// Run a future to completion on this thread (which must not hold the GIL).
+/// Run a future to completion on this thread (which must not hold the GIL), with the core's
+/// nesting `block_on` and its thread-local timers; while parked it looks for stuck worker
+/// calls (`pool::rescue`).
 ///
 /// The future is made by `make` right where it stays pinned: driver futures are large, and
 /// passing one by value would copy it at every call boundary.
 pub fn block_on<F: Future>(make: impl FnOnce() -> F) -> F::Output {
-    // The outermost `block_on` of a thread uses the thread's signal (borrowed: no reference
-    // counting per call); a nested one (a log that proposes) gets its own, so neither can
-    // swallow the other's wake-up.
-    if DEPTH.with(|d| d.get()) == 0 {
-        SIGNAL.with(|signal| run_here(signal, make))
-    } else {
-        run_here(&Arc::new(Signal { woken: AtomicBool::new(false), thread: thread::current() }), make)
-    }
+    let waiting = Waiting { spin: spin(), tick: Some(RESCUE_TICK) };
+    synodos::driver::block_on::block_on_with(waiting, pool::rescue, make)
 }
 
-fn run_here<F: Future>(signal: &Arc<Signal>, make: impl FnOnce() -> F) -> F::Output {
-    // A waker borrowing the signal: the Arc is counted only if the future keeps a clone.
-    let waker = futures::task::waker_ref(signal);
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(make());
-    /// Counts this `block_on` in `DEPTH` until it ends, by return or by panic.
-    struct Nested;
-    impl Drop for Nested {
-        fn drop(&mut self) {
-            DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        }
-    }
-    DEPTH.with(|d| d.set(d.get() + 1));
-    let _nested = Nested;
-    loop {
-        signal.woken.store(false, Ordering::Release);
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        wait_for_wake(signal);
-    }
-}
-
-/// Wait until `signal` is woken, firing this thread's timers meanwhile.
-fn wait_for_wake(signal: &Signal) {
-    let spin_until = Instant::now() + spin();
-    loop {
-        if signal.woken.load(Ordering::Acquire) {
-            return;
-        }
-        let now = Instant::now();
-        let next = THREAD_TIMERS.with(|t| t.fire(now));
-        if signal.woken.load(Ordering::Acquire) {
-            return;
-        }
-        if now < spin_until {
-            std::thread::yield_now();
-            continue;
-        }
-        let wait = next.map(|d| d.saturating_duration_since(now)).unwrap_or(RESCUE_TICK).min(RESCUE_TICK);
-        thread::park_timeout(wait);
-        pool::rescue();
-    }
-}
-
-/// A [`synodos::Sleeper`] whose timers live with whatever runs the future: the job's
-/// list under [`run_on_worker`], the thread-local list under [`block_on`]. Polled outside
-/// both, it falls back to a `futures-timer` delay.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalSleeper;
-
-impl synodos::Sleeper for LocalSleeper {
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> {
-        Sleep { deadline: Instant::now() + duration, registered: Registered::Nowhere }
-    }
-}
-
-enum Registered {
-    Nowhere,
-    Listed(Weak<TimerList>, TimerKey),
-    Fallback(futures_timer::Delay),
-}
-
-struct Sleep {
-    deadline: Instant,
-    registered: Registered,
-}
-
-impl Future for Sleep {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if let Registered::Fallback(delay) = &mut this.registered {
-            return Pin::new(delay).poll(cx);
-        }
-        let now = Instant::now();
-        if now >= this.deadline {
-            this.cancel();
-            return Poll::Ready(());
-        }
-        if let Registered::Listed(list, key) = &this.registered {
-            if let Some(list) = list.upgrade() {
-                list.set_waker(*key, cx.waker().clone());
-            }
-            return Poll::Pending;
-        }
-        // First poll: the list of the job being polled here, else of this thread's
-        // `block_on`, else (outside both) a `futures-timer` delay.
-        let list = match CURRENT.with(|c| c.borrow().as_ref().map(|job| job.timers.clone())) {
-            Some(list) => Some(list),
-            None if DEPTH.with(|d| d.get()) > 0 => Some(THREAD_TIMERS.with(Arc::clone)),
-            None => None,
-        };
-        if let Some(list) = list {
-            let key = list.add(this.deadline, cx.waker().clone());
-            this.registered = Registered::Listed(Arc::downgrade(&list), key);
-            return Poll::Pending;
-        }
-        let mut delay = futures_timer::Delay::new(this.deadline - now);
-        let r = Pin::new(&mut delay).poll(cx);
-        this.registered = Registered::Fallback(delay);
-        r
-    }
-}
-
-impl Sleep {
-    fn cancel(&mut self) {
-        if let Registered::Listed(list, key) = std::mem::replace(&mut self.registered, Registered::Nowhere) {
-            if let Some(list) = list.upgrade() {
-                list.remove(&key);
-            }
-        }
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        self.cancel();
-    }
-}
+/// The core's [`LocalSleeper`](synodos::driver::block_on::LocalSleeper): under
+/// [`run_on_worker`] its timers go to the job's list (each poll sets it), under
+/// [`block_on`] to the thread's.
+pub use synodos::driver::block_on::LocalSleeper;
 
 /// A call to a Python client, run with the GIL by whichever worker drives the job.
 pub type Call = Box<dyn FnOnce(Python<'_>) + Send>;
@@ -358,7 +178,7 @@ impl Job {
         let waker = Waker::from(Arc::new(JobWaker(Arc::downgrade(self))));
         let mut cx = Context::from_waker(&waker);
         let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
-        let outcome = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| with_timers(&self.timers, || fut.as_mut().poll(&mut cx))));
         CURRENT.with(|c| *c.borrow_mut() = previous);
         let finished = match outcome {
             Ok(Poll::Pending) => false,
