@@ -28,6 +28,7 @@ const INLINE_CALLS: usize = 5;
 ///
 /// Cheaper than `FuturesUnordered` for a handful of futures: no allocation per future, and
 /// none at all for up to [`INLINE_CALLS`] of them; each wake-up polls the ones still running.
+#[inline]
 pub(crate) fn fan_out<Fut, T, Tm, R>(
     mut calls: impl ExactSizeIterator<Item = Fut>,
     make_timer: impl FnMut() -> Tm,

@@ -79,6 +79,7 @@ impl<P: Log, A: Log> LocalAcceptor<P, A> {
     /// Run `f` on the acceptor under its lock. A call from inside `f` on the same thread
     /// (a log of this acceptor calling back into it) is refused with
     /// [`Error::InvalidArgument`] rather than deadlocking.
+    #[inline]
     pub fn with<R>(&self, f: impl FnOnce(&mut Acceptor<P, A>) -> Result<R>) -> Result<R> {
         let me = thread_tag();
         // Relaxed suffices: only a thread's own tag matters to it, and a thread always reads
@@ -106,9 +107,11 @@ impl<P: Log, A: Log> LocalAcceptor<P, A> {
 }
 
 impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
+    #[inline]
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         self.with(|a| a.prepare(request))
     }
+    #[inline]
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         self.with(|a| a.accept(proposal))
     }

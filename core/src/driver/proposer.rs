@@ -245,6 +245,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         })
     }
 
+    #[inline]
     fn accept_phase<'a>(
         &'a self,
         round: &'a mut Attempt,
@@ -269,6 +270,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 
     /// Send one phase to every acceptor at once; return as soon as the attempt decides.
     /// (Not an `async fn`: the future is the fan-out's own, not one more layer around it.)
+    #[inline]
     fn phase<'a, F, Fut, T>(
         &'a self,
         failures: &'a mut Vec<AcceptorFailure>,

@@ -10,12 +10,14 @@ use crate::protocol::mutation::Mutation;
 
 impl<R> Pending<R> {
     /// Write the record to the right log, then hand out the reply.
+    #[inline]
     pub fn persist<P: Log + ?Sized, A: Log + ?Sized>(self, promise_log: &mut P, accept_log: &mut A) -> Result<R> {
         self.persist_keeping_buffer(promise_log, accept_log).map(|(reply, _)| reply)
     }
 
     /// [`persist`](Self::persist), also handing back the accept record's buffer (once it
     /// is written) so that the acceptor can reuse it.
+    #[inline]
     pub(crate) fn persist_keeping_buffer<P: Log + ?Sized, A: Log + ?Sized>(
         self,
         promise_log: &mut P,
