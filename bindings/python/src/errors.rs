@@ -107,10 +107,28 @@ pub struct Interrupt {
     set: AtomicBool,
 }
 
+thread_local! {
+    /// The last interrupt made on this thread, reused by the next call once no one holds it
+    /// (a call on local acceptors then allocates nothing for it).
+    static SPARE: RefCell<Option<Arc<Interrupt>>> = const { RefCell::new(None) };
+}
+
 impl Interrupt {
-    /// A new, empty one.
+    /// A new, empty one (this thread's spare when it is free, else a fresh one).
     pub fn new() -> Arc<Interrupt> {
-        Arc::default()
+        let spare = SPARE.try_with(|s| s.borrow().clone()).ok().flatten();
+        if let Some(spare) = spare {
+            // Held only here and by the thread-local: no earlier call (or worker) can see it
+            // any more, so it may be emptied and used again.
+            if Arc::strong_count(&spare) == 2 && Arc::weak_count(&spare) == 0 {
+                spare.set.store(false, Ordering::Release);
+                *spare.raised.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                return spare;
+            }
+        }
+        let fresh: Arc<Interrupt> = Arc::default();
+        let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(fresh.clone()));
+        fresh
     }
 
     /// Whether user code raised a `BaseException` during this call.
