@@ -5,8 +5,8 @@
 //!   or log callback called while one future is polled may itself make a blocking call
 //!   (propose on another cluster, append to an audit log). Each level waits on its own
 //!   signal, so an inner level never swallows a wake-up meant for the outer one.
-//! - [`LocalSleeper`] is a [`Sleeper`] whose timers live in a [`TimerList`]: the list of
-//!   whatever executor polls the sleep (one that sets it with [`with_timers`]), else the
+//! - [`LocalSleeper`](crate::driver::block_on::LocalSleeper) is a [`Sleeper`] whose timers live in a [`TimerList`](crate::driver::block_on::TimerList): the list of
+//!   whatever executor polls the sleep (one that sets it with [`with_timers`](crate::driver::block_on::with_timers)), else the
 //!   calling thread's, which [`block_on`] fires while it waits. No timer thread, no
 //!   process-global state: everything is per thread or per executor.
 

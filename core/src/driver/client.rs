@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use crate::protocol::error::{Error, Result};
 use crate::protocol::message::{Promise, Proposal, Request};
+use crate::storage::{AsyncAcceptor, AsyncLog};
 
 /// The transport seam: how a proposer reaches one acceptor. Implement it over any RPC,
-/// or use [`LocalAcceptor`] in-process. The bindings implement it over Python, JS and C
+/// or use [`LocalAcceptor`](crate::LocalAcceptor) in-process. The bindings implement it over Python, JS and C
 /// callbacks.
 ///
 /// Errors returned here are reported per acceptor in [`Error::NoQuorum`]; they never stop
@@ -18,7 +19,7 @@ pub trait AcceptorClient {
     /// Phase 2: send an accept, return the acceptor's answer (accepted or not).
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal>;
     /// The proposals this acceptor has accepted for slots `>= request.slot`. Used by
-    /// [`ReplicatedLog::read`]; a client that cannot observe may keep the default.
+    /// [`ReplicatedLog::read`](crate::ReplicatedLog::read); a client that cannot observe may keep the default.
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         let _ = request;
         Err(Error::transport("this acceptor client does not implement observe"))
@@ -46,5 +47,19 @@ impl<T: AcceptorClient + ?Sized> AcceptorClient for Arc<T> {
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         (**self).observe(request).await
+    }
+}
+
+/// An [`AsyncAcceptor`] in the same process is an acceptor client too (its calls may be
+/// dropped at any point: see its docs).
+impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AcceptorClient for AsyncAcceptor<P, A> {
+    async fn prepare(&self, request: &Request) -> Result<Promise> {
+        AsyncAcceptor::prepare(self, request).await
+    }
+    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
+        AsyncAcceptor::accept(self, proposal).await
+    }
+    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
+        self.accepted_from(request).await
     }
 }

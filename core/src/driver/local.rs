@@ -20,7 +20,9 @@ use crate::storage::log::Log;
 /// assert_eq!(chosen, b"hello");
 /// ```
 #[derive(Debug)]
-pub struct LocalAcceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog>(Arc<SharedState<P, A>>);
+pub struct LocalAcceptor<P: Log = crate::storage::MemoryLog, A: Log = crate::storage::MemoryLog>(
+    Arc<SharedState<P, A>>,
+);
 
 #[derive(Debug)]
 struct SharedState<P: Log, A: Log> {
@@ -64,7 +66,7 @@ impl<P: Log, A: Log> Clone for LocalAcceptor<P, A> {
 }
 
 impl LocalAcceptor {
-    /// A fresh acceptor over two new [`MemoryLog`](crate::MemoryLog)s.
+    /// A fresh acceptor over two new [`MemoryLog`](crate::storage::MemoryLog)s.
     pub fn in_memory() -> Self {
         LocalAcceptor::new(Acceptor::in_memory())
     }

@@ -27,7 +27,7 @@ pub struct ProposerConfig {
     pub backoff_min: Duration,
     /// The largest backoff range.
     pub backoff_max: Duration,
-    /// How often [`ReplicatedLog::wait`] asks the acceptors again.
+    /// How often [`ReplicatedLog::wait`](crate::ReplicatedLog::wait) asks the acceptors again.
     pub poll_interval: Duration,
     /// Seed of the backoff jitter (random when `None`).
     pub seed: Option<u64>,
@@ -263,7 +263,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     }
 
     /// Blocking [`propose`](Self::propose), on the calling thread. Needs a sleeper that does
-    /// not depend on a runtime (like [`StdSleeper`]).
+    /// not depend on a runtime (like `StdSleeper`).
     pub fn propose_blocking(&self, value: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
         futures::executor::block_on(self.propose(value))
     }

@@ -68,7 +68,7 @@ fn short_record(seq: u64, data: &[u8]) -> Error {
 }
 
 /// A reply that may leave only after its [`Write`] is durable. The only ways to get the
-/// reply out are [`Pending::persist`] and [`persist_all`], which write to the logs first:
+/// reply out are [`Pending::persist`] and [`persist_all`](crate::persist_all), which write to the logs first:
 /// the wrong order does not compile.
 #[must_use = "the reply is only available after persisting"]
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::message::{Ballot, Slot};
+use super::ballot::{Ballot, Slot};
 
 /// Anything a user's callback (client, log, id generator) can fail with: kept as the
 /// `source` of the [`Error`], so a binding can hand the original exception back as the cause.

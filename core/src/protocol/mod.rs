@@ -8,6 +8,7 @@
 
 pub mod acceptor;
 pub mod attempt;
+pub mod ballot;
 pub mod error;
 pub mod learner;
 pub mod message;

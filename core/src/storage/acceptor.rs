@@ -30,7 +30,7 @@ pub const OBSERVE_QUEUE: usize = 1024;
 /// assert_eq!(promise.accepted, Some(Proposal::new(9, 0, b"x".to_vec())));
 /// ```
 #[derive(Debug)]
-pub struct Acceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog> {
+pub struct Acceptor<P: Log = super::memory::MemoryLog, A: Log = super::memory::MemoryLog> {
     core: AcceptorCore,
     promise_log: P,
     accept_log: A,
@@ -39,12 +39,12 @@ pub struct Acceptor<P: Log = crate::MemoryLog, A: Log = crate::MemoryLog> {
 }
 
 impl Acceptor {
-    /// An acceptor over two new, empty [`MemoryLog`](crate::MemoryLog)s.
+    /// An acceptor over two new, empty [`MemoryLog`](super::memory::MemoryLog)s.
     pub fn in_memory() -> Self {
         Acceptor {
             core: AcceptorCore::new(),
-            promise_log: crate::MemoryLog::new(),
-            accept_log: crate::MemoryLog::new(),
+            promise_log: super::memory::MemoryLog::new(),
+            accept_log: super::memory::MemoryLog::new(),
             failed: None,
             observers: Vec::new(),
         }
@@ -179,7 +179,7 @@ mod tests {
     use super::*;
     use crate::protocol::acceptor::VALUES_SLACK;
     use crate::protocol::message::Ballot;
-    use crate::{persist_all, MemoryLog};
+    use crate::storage::{persist_all, MemoryLog};
 
     fn req(id: Ballot, slot: Slot) -> Request {
         Request { id, attempt: 1, slot }
@@ -272,9 +272,9 @@ mod tests {
         let mut a = acceptor();
         assert!(matches!(a.prepare(&req(1, u64::MAX)), Err(Error::InvalidArgument(_))));
         assert!(matches!(a.accept(&Proposal::new(1, u64::MAX, b"x".to_vec())), Err(Error::InvalidArgument(_))));
-        assert!(a.accept(&Proposal::new(1, crate::LAST_SLOT, b"x".to_vec())).unwrap().is_accepted());
+        assert!(a.accept(&Proposal::new(1, crate::protocol::message::LAST_SLOT, b"x".to_vec())).unwrap().is_accepted());
         assert_eq!(a.core().frontier(), u64::MAX, "one past the last slot, not a saturated value");
-        let promise = a.prepare(&req(2, crate::LAST_SLOT - 1)).unwrap();
+        let promise = a.prepare(&req(2, crate::protocol::message::LAST_SLOT - 1)).unwrap();
         assert_eq!(promise.frontier, Some(u64::MAX), "a proposer at LAST_SLOT - 1 must see the accept beyond it");
     }
 

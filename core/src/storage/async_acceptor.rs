@@ -33,7 +33,7 @@ impl<P: AsyncLog, A: AsyncLog> State<P, A> {
 
     /// Persist `pending` to the logs, then hand out its reply; a failed write closes the
     /// acceptor for good.
-    async fn persist<R>(&mut self, pending: crate::Pending<R>) -> Result<R> {
+    async fn persist<R>(&mut self, pending: crate::protocol::acceptor::Pending<R>) -> Result<R> {
         let r = pending.persist_async(&mut self.promise_log, &mut self.accept_log).await;
         if let Err(e) = &r {
             self.failed = Some(e.to_string());
@@ -154,7 +154,10 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
 
     /// Run one step: `decide` looks at the state (and may change it in memory), and its
     /// write makes that durable before the reply leaves.
-    async fn step<R: 'static>(&self, decide: impl FnOnce(&mut State<P, A>) -> Result<crate::Pending<R>>) -> Result<R> {
+    async fn step<R: 'static>(
+        &self,
+        decide: impl FnOnce(&mut State<P, A>) -> Result<crate::protocol::acceptor::Pending<R>>,
+    ) -> Result<R> {
         let mut stage = self.settled().await?;
         let state = idle(&mut stage)?;
         state.check_open()?;
@@ -268,18 +271,6 @@ where
     }
     let r = reply.borrow_mut().take();
     r.unwrap_or_else(|| Err(Error::Closed("acceptor write did not finish".into())))
-}
-
-impl<P: AsyncLog + 'static, A: AsyncLog + 'static> crate::AcceptorClient for AsyncAcceptor<P, A> {
-    async fn prepare(&self, request: &Request) -> Result<Promise> {
-        AsyncAcceptor::prepare(self, request).await
-    }
-    async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
-        AsyncAcceptor::accept(self, proposal).await
-    }
-    async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
-        self.accepted_from(request).await
-    }
 }
 
 #[cfg(test)]

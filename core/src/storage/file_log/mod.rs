@@ -78,8 +78,8 @@ impl Entry {
 /// [module docs](self) for the guarantees.
 ///
 /// `S` is where the files live: [`OsStorage`] for a real directory ([`FileLog::open`]),
-/// or [`SimDir`](crate::sim::disk::SimDir) for a simulated disk that can lose unsynced
-/// writes ([`SimDisk::open_log`](crate::sim::disk::SimDisk::open_log)).
+/// or `sim::disk::SimDir` for a simulated disk that can lose unsynced
+/// writes (`SimDisk::open_log`).
 pub struct FileLog<S: Storage = OsStorage> {
     storage: S,
     file: S::File,

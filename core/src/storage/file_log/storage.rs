@@ -1,5 +1,5 @@
 //! The storage seam below [`FileLog`](super::FileLog): a directory of files, either real
-//! ([`OsStorage`]) or simulated ([`SimDir`](crate::sim::disk::SimDir)). The log's code is the
+//! ([`OsStorage`]) or simulated (`SimDir`, in the simulator). The log's code is the
 //! same over both, so fault-injection tests exercise exactly what runs in production.
 
 use std::io;
