@@ -34,17 +34,8 @@ use pyo3::prelude::*;
 use synodos::driver::block_on::{with_timers, TimerList, Waiting};
 use synodos::error::panic_message;
 
-use crate::pool;
+use crate::pool::{self, spin};
 
-/// How long a waiting thread yields (`sched_yield`) before it parks: replies usually come
-/// back within microseconds, and parking costs a futex round trip per hand-off. 50 µs unless
-/// the environment variable `SYNODOS_SPIN_US` says otherwise (0 parks at once).
-pub fn spin() -> Duration {
-    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *SPIN.get_or_init(|| {
-        Duration::from_micros(std::env::var("SYNODOS_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(50))
-    })
-}
 /// How often a parked driver checks the worker pool for stuck calls.
 const RESCUE_TICK: Duration = Duration::from_millis(1);
 /// A job whose every worker has been inside one client call for this long gets another

@@ -11,7 +11,6 @@ use pyo3::types::{PyBytes, PyList};
 use synodos::{Error, FileLog, Log, Result};
 
 use crate::errors::{check, guard};
-use crate::logs::AnyLog;
 
 /// A shared, closable handle on a [`FileLog`].
 #[derive(Debug, Clone)]
@@ -62,8 +61,8 @@ pub struct PyFileLog(SharedFileLog);
 
 impl PyFileLog {
     /// The log for an acceptor (shared with this handle).
-    pub fn take_log(&self, _py: Python<'_>) -> PyResult<AnyLog> {
-        Ok(AnyLog::File(self.0.clone()))
+    pub fn shared(&self) -> SharedFileLog {
+        self.0.clone()
     }
 }
 

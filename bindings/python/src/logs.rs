@@ -134,7 +134,7 @@ impl AnyLog {
         }
         #[cfg(feature = "file-log")]
         if let Ok(f) = obj.cast::<crate::file_log::PyFileLog>() {
-            return f.get().take_log(obj.py());
+            return Ok(AnyLog::File(f.get().shared()));
         }
         for method in ["record", "last", "range", "trim"] {
             if !obj.hasattr(method)? {

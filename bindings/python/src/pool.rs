@@ -16,6 +16,15 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
+/// How long a waiting thread yields (`sched_yield`) before it parks: replies usually come
+/// back within microseconds, and parking costs a futex round trip per hand-off. 50 µs unless
+/// the environment variable `SYNODOS_SPIN_US` says otherwise (0 parks at once).
+pub fn spin() -> Duration {
+    static SPIN: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *SPIN.get_or_init(|| {
+        Duration::from_micros(std::env::var("SYNODOS_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(50))
+    })
+}
 /// A call to run with the GIL. It must report its own outcome (e.g. through a oneshot).
 pub type Task = Box<dyn FnOnce(Python<'_>) + Send>;
 
@@ -212,7 +221,7 @@ fn run_detached(f: Box<dyn FnOnce() + Send>) {
 
 /// Wait (without the GIL) for a task; `None` when this worker should exit.
 fn next_task(p: &Pool) -> Option<Work> {
-    let spin_until = Instant::now() + crate::exec::spin();
+    let spin_until = Instant::now() + spin();
     loop {
         if let Some(t) = p.try_pop() {
             return Some(t);
