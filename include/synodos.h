@@ -55,6 +55,11 @@
 // by an internal lock, held while its logs run).
 typedef struct synodos_acceptor synodos_acceptor;
 
+// A batched accept (phase 2a for many slots at one ballot), owned by whoever created it.
+// Create with `synodos_batch_new()`, free with `synodos_batch_free()`. Not for sharing
+// between threads without a lock.
+typedef struct synodos_batch synodos_batch;
+
 // How a proposer reaches one acceptor: an in-process acceptor or a C transport (synchronous
 // or asynchronous).
 //
@@ -469,6 +474,13 @@ synodos_status synodos_acceptor_accept(const struct synodos_acceptor *acceptor,
                                        const struct synodos_proposal_view *proposal,
                                        struct synodos_proposal *out);
 
+// Phase 2b for a whole batch: every entry accepted, durably and together (one write, one
+// fsync), or none. The answer in `*out` is as for one accept: `id` and the first entry's
+// `slot`, with `promised` set when the acceptor refused.
+synodos_status synodos_acceptor_accept_batch(const struct synodos_acceptor *acceptor,
+                                             const struct synodos_batch *batch,
+                                             struct synodos_proposal *out);
+
 // Append to `*out` every proposal this acceptor has accepted for slots `>= from_slot`, in
 // slot order (the highest ballot per slot).
 synodos_status synodos_acceptor_observe(const struct synodos_acceptor *acceptor,
@@ -777,6 +789,38 @@ size_t synodos_proposal_list_len(const struct synodos_proposal_list *list);
 synodos_status synodos_proposal_list_get(const struct synodos_proposal_list *list,
                                          size_t index,
                                          struct synodos_proposal_view *out);
+
+// Create an empty batch (ballot 0, no entries) in `*out`; free it with `synodos_batch_free`.
+synodos_status synodos_batch_new(struct synodos_batch **out);
+
+// Free a batch made by `synodos_batch_new`. NULL is a no-op.
+void synodos_batch_free(struct synodos_batch *batch);
+
+// Set the batch's ballot.
+synodos_status synodos_batch_set_id(struct synodos_batch *batch, uint64_t id);
+
+// Append an entry (`value_len` bytes at `value`, copied) for `slot`.
+synodos_status synodos_batch_push(struct synodos_batch *batch,
+                                  uint64_t slot,
+                                  const uint8_t *value,
+                                  size_t value_len);
+
+// The ballot in `*id` and the number of entries in `*len` (both 0 on failure).
+synodos_status synodos_batch_get(const struct synodos_batch *batch, uint64_t *id, size_t *len);
+
+// Entry `index` as a proposal view at the batch's ballot (its value borrowed from the batch,
+// valid until the batch is changed or freed; all zero on failure).
+synodos_status synodos_batch_entry(const struct synodos_batch *batch,
+                                   size_t index,
+                                   struct synodos_proposal_view *out);
+
+// Replace the batch's contents with the one decoded from JSON. On failure it is unchanged.
+synodos_status synodos_batch_from_json(struct synodos_batch *batch,
+                                       const uint8_t *json,
+                                       size_t json_len);
+
+// Encode the batch as compact JSON into `*out` (free with `synodos_bytes_free`).
+synodos_status synodos_batch_to_json(const struct synodos_batch *batch, struct synodos_bytes *out);
 
 // The default configuration.
 struct synodos_proposer_config synodos_proposer_config_default(void);

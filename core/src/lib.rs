@@ -46,7 +46,7 @@ pub use protocol::acceptor::{AcceptorCore, Pending, Rebuild, Write};
 pub use protocol::attempt::{majority, Attempt, Lease, Progress};
 pub use protocol::error::{AcceptorFailure, Cause, Error, Failures, Result};
 pub use protocol::learner::Learner;
-pub use protocol::message::{wire, Ballot, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
+pub use protocol::message::{wire, Ballot, Batch, BatchEntry, Entry, Promise, Proposal, Request, Slot, LAST_SLOT};
 #[doc(hidden)]
 pub use protocol::mutation::Mutation;
 #[cfg(feature = "file-log")]

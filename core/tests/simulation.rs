@@ -78,7 +78,9 @@ fn the_simulators_catch_every_injected_bug_in_a_tenth_of_its_schedules() {
             missed.push(format!("kernel {mutation:?} {:.1}%", rate * 100.0));
         }
     }
-    for mutation in Mutation::ALL {
+    // (`FollowerIgnoresLeader` costs liveness under contention, not safety: its test is in
+    // tests/contention.rs.)
+    for mutation in Mutation::ALL.into_iter().filter(|m| *m != Mutation::FollowerIgnoresLeader) {
         let family = Family::aimed_at(mutation);
         let rate = caught_in(400, |seed| !driver::run(family, seed, Some(mutation)).violations.is_empty());
         println!("driver {family:?}, {mutation:?}: caught in {:.1}% of schedules", rate * 100.0);
@@ -92,7 +94,7 @@ fn the_simulators_catch_every_injected_bug_in_a_tenth_of_its_schedules() {
 /// Each driver family, many seeds: no oracle breaks, and the faults it is about happen.
 #[test]
 fn driver_schedules_break_no_oracle() {
-    let n = (schedules() / 8).max(100);
+    let n = (schedules() / 16).max(100);
     for family in Family::ALL {
         let s = driver::run_many(family, 0..n, None);
         println!(
@@ -106,7 +108,10 @@ fn driver_schedules_break_no_oracle() {
             Family::Cancellation => assert!(s.cancellations > s.schedules && s.acceptor_crashes > 0, "{s:?}"),
             Family::Trim => assert!(s.trims > s.schedules, "{s:?}"),
             Family::General | Family::Contention => assert!(s.acceptor_crashes > 0 && s.cancellations > 0, "{s:?}"),
-            Family::LastSlots | Family::AncestorLinks => {}
+            Family::Batching => {
+                assert!(s.batches > 0 && s.batched_appends > 2 * s.batches, "appends share batches: {s:?}")
+            }
+            Family::LastSlots | Family::AncestorLinks | Family::EightWriters | Family::LeaderPause => {}
         }
     }
 }

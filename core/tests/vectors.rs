@@ -53,6 +53,15 @@ fn golden_vectors_round_trip_byte_for_byte() {
                 accepted: (!f["accepted"].is_null()).then(|| proposal_fields(&f["accepted"])),
             }),
             "proposal" => Message::Proposal(proposal_fields(f)),
+            "batch" => Message::Batch(synodos::Batch {
+                id: num(f, "id"),
+                entries: f["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| synodos::BatchEntry { slot: num(e, "slot"), value: hex(e["value_hex"].as_str().unwrap()) })
+                    .collect(),
+            }),
             other => panic!("{name}: unknown kind {other}"),
         };
         assert_eq!(decoded, expected, "{name}: decoded fields");

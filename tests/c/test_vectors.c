@@ -95,6 +95,30 @@ static void one_vector(const jval *v) {
       check_reencoded(&out, json, name);
     }
     synodos_proposal_free(p);
+  } else if (!strcmp(kind, "batch")) {
+    synodos_batch *b = NULL;
+    OK(synodos_batch_new(&b));
+    st = synodos_batch_from_json(b, in, json->len);
+    if (!error) {
+      OK(st);
+      uint64_t id = 0;
+      size_t len = 0;
+      OK(synodos_batch_get(b, &id, &len));
+      CHECK(id == num(fields, "id"));
+      const jval *entries = jget(fields, "entries");
+      CHECK(entries && entries->kind == J_ARR && entries->count == len);
+      for (size_t i = 0; i < len; i++) {
+        synodos_proposal_view e;
+        OK(synodos_batch_entry(b, i, &e));
+        CHECK(e.id == id && e.slot == num(entries->items[i], "slot"));
+        check_value(&e, entries->items[i]);
+      }
+      synodos_proposal_view past;
+      EXPECT_STATUS(synodos_batch_entry(b, len, &past), SYNODOS_ERR_INVALID_ARGUMENT);
+      OK(synodos_batch_to_json(b, &out));
+      check_reencoded(&out, json, name);
+    }
+    synodos_batch_free(b);
   } else {
     fprintf(stderr, "%s: unknown kind %s\n", name, kind);
     exit(1);

@@ -9,13 +9,13 @@ from typing import Any, Dict, List, Union
 import pytest
 
 import synodos
-from synodos import InvalidMessageError, Promise, Proposal, Request
+from synodos import Batch, InvalidMessageError, Promise, Proposal, Request
 
 VECTORS: List[Dict[str, Any]] = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "messages.json").read_text()
 )["vectors"]
-Message = Union[Request, Promise, Proposal]
-KINDS: Dict[str, Any] = {"request": Request, "promise": Promise, "proposal": Proposal}
+Message = Union[Request, Promise, Proposal, Batch]
+KINDS: Dict[str, Any] = {"request": Request, "promise": Promise, "proposal": Proposal, "batch": Batch}
 
 
 def check_proposal(p: Proposal, fields: Dict[str, Any]) -> None:
@@ -39,6 +39,11 @@ def check_fields(msg: Message, fields: Dict[str, Any]) -> None:
         else:
             assert msg.accepted is not None
             check_proposal(msg.accepted, fields["accepted"])
+    elif isinstance(msg, Batch):
+        assert msg.id == int(fields["id"])
+        assert [(e.slot, e.value) for e in msg.entries] == [
+            (int(e["slot"]), bytes.fromhex(e["value_hex"])) for e in fields["entries"]
+        ]
     else:
         check_proposal(msg, fields)
 

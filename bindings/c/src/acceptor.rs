@@ -148,6 +148,25 @@ pub extern "C" fn synodos_acceptor_accept(
     })
 }
 
+/// Phase 2b for a whole batch: every entry accepted, durably and together (one write, one
+/// fsync), or none. The answer in `*out` is as for one accept: `id` and the first entry's
+/// `slot`, with `promised` set when the acceptor refused.
+#[no_mangle]
+pub extern "C" fn synodos_acceptor_accept_batch(
+    acceptor: *const synodos_acceptor,
+    batch: *const crate::message::synodos_batch,
+    out: *mut synodos_proposal,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or valid pointers (contract).
+        let (a, batch, out) =
+            unsafe { (borrow(acceptor, "acceptor")?, borrow(batch, "batch")?, borrow_mut(out, "out")?) };
+        out.inner = a.inner.with(|acc| acc.accept_batch(&batch.inner))?;
+        out.filled = true;
+        Ok(())
+    })
+}
+
 /// Append to `*out` every proposal this acceptor has accepted for slots `>= from_slot`, in
 /// slot order (the highest ballot per slot).
 #[no_mangle]

@@ -539,3 +539,134 @@ pub extern "C" fn synodos_proposal_list_get(
         unsafe { put(out, synodos_proposal_view::of(item), "out") }
     })
 }
+
+/// A batched accept (phase 2a for many slots at one ballot), owned by whoever created it.
+/// Create with `synodos_batch_new()`, free with `synodos_batch_free()`. Not for sharing
+/// between threads without a lock.
+#[derive(Debug, Default)]
+pub struct synodos_batch {
+    pub(crate) inner: synodos::Batch,
+}
+
+/// Create an empty batch (ballot 0, no entries) in `*out`; free it with `synodos_batch_free`.
+#[no_mangle]
+pub extern "C" fn synodos_batch_new(out: *mut *mut synodos_batch) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, std::ptr::null_mut(), "out") }?;
+        // SAFETY: `out` is NULL or writable (contract).
+        unsafe { give(out, synodos_batch::default(), "out") }
+    })
+}
+
+/// Free a batch made by `synodos_batch_new`. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn synodos_batch_free(batch: *mut synodos_batch) {
+    // SAFETY: NULL or from `synodos_batch_new`, freed once (contract).
+    guard_or((), || unsafe { crate::memory::free_handle(batch) })
+}
+
+/// Set the batch's ballot.
+#[no_mangle]
+pub extern "C" fn synodos_batch_set_id(batch: *mut synodos_batch, id: u64) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or a valid batch (contract).
+        unsafe { borrow_mut(batch, "batch") }?.inner.id = id;
+        Ok(())
+    })
+}
+
+/// Append an entry (`value_len` bytes at `value`, copied) for `slot`.
+#[no_mangle]
+pub extern "C" fn synodos_batch_push(
+    batch: *mut synodos_batch,
+    slot: u64,
+    value: *const u8,
+    value_len: usize,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or a valid batch (contract).
+        let b = unsafe { borrow_mut(batch, "batch") }?;
+        // SAFETY: NULL or `value_len` readable bytes (contract).
+        let value = unsafe { slice(value, value_len, "value") }?.to_vec();
+        b.inner.entries.push(synodos::BatchEntry { slot, value });
+        Ok(())
+    })
+}
+
+/// The ballot in `*id` and the number of entries in `*len` (both 0 on failure).
+#[no_mangle]
+pub extern "C" fn synodos_batch_get(batch: *const synodos_batch, id: *mut u64, len: *mut usize) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: 0 on every failure.
+        unsafe { put(id, 0, "id") }?;
+        // SAFETY: as above.
+        unsafe { put(len, 0, "len") }?;
+        // SAFETY: NULL or a valid batch (contract).
+        let b = unsafe { borrow(batch, "batch") }?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(id, b.inner.id, "id") }?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(len, b.inner.entries.len(), "len") }
+    })
+}
+
+/// Entry `index` as a proposal view at the batch's ballot (its value borrowed from the batch,
+/// valid until the batch is changed or freed; all zero on failure).
+#[no_mangle]
+pub extern "C" fn synodos_batch_entry(
+    batch: *const synodos_batch,
+    index: usize,
+    out: *mut synodos_proposal_view,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract). Written first: all zero on every failure.
+        unsafe { put(out, synodos_proposal_view::EMPTY, "out") }?;
+        // SAFETY: NULL or a valid batch (contract).
+        let b = unsafe { borrow(batch, "batch") }?;
+        let e =
+            b.inner.entries.get(index).ok_or_else(|| {
+                Error::InvalidArgument(format!("entry {index} of a batch of {}", b.inner.entries.len()))
+            })?;
+        let view = synodos_proposal_view {
+            id: b.inner.id,
+            slot: e.slot,
+            value: e.value.as_ptr(),
+            value_len: e.value.len(),
+            promised: 0,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { put(out, view, "out") }
+    })
+}
+
+/// Replace the batch's contents with the one decoded from JSON. On failure it is unchanged.
+#[no_mangle]
+pub extern "C" fn synodos_batch_from_json(
+    batch: *mut synodos_batch,
+    json: *const u8,
+    json_len: usize,
+) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or a valid batch (contract).
+        let b = unsafe { borrow_mut(batch, "batch") }?;
+        // SAFETY: NULL or `json_len` readable bytes (contract).
+        let text = utf8(unsafe { slice(json, json_len, "json") }?)?;
+        b.inner = wire::from_json(text)?;
+        Ok(())
+    })
+}
+
+/// Encode the batch as compact JSON into `*out` (free with `synodos_bytes_free`).
+#[no_mangle]
+pub extern "C" fn synodos_batch_to_json(batch: *const synodos_batch, out: *mut synodos_bytes) -> synodos_status {
+    guard(|| {
+        // SAFETY: NULL or writable (contract).
+        unsafe { put(out, synodos_bytes::EMPTY, "out") }?;
+        // SAFETY: NULL or a valid batch (contract).
+        let b = unsafe { borrow(batch, "batch") }?;
+        let json = wire::to_json(&b.inner)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(out, synodos_bytes::from_vec(json.into_bytes()), "out") }
+    })
+}

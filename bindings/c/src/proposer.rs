@@ -62,6 +62,7 @@ impl From<&synodos_proposer_config> for ProposerConfig {
             backoff_max: duration_from_micros(c.backoff_max_us),
             poll_interval: duration_from_micros(c.poll_interval_us),
             seed: c.use_seed.then_some(c.seed),
+            ..ProposerConfig::default()
         }
     }
 }

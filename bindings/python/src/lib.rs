@@ -29,6 +29,7 @@ fn _synodos(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<messages::PyPromise>()?;
     m.add_class::<messages::PyProposal>()?;
     m.add_class::<messages::PyEntry>()?;
+    m.add_class::<messages::PyBatch>()?;
     m.add_class::<logs::PyMemoryLog>()?;
     #[cfg(feature = "file-log")]
     m.add_class::<file_log::PyFileLog>()?;

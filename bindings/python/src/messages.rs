@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
-use synodos::{wire, Entry, Promise, Proposal, Request};
+use synodos::{wire, Batch, BatchEntry, Entry, Promise, Proposal, Request};
 
 use crate::errors::{check, guard};
 
@@ -183,6 +183,51 @@ impl PyPromise {
     #[classmethod]
     fn from_json(_cls: &Bound<'_, PyType>, py: Python<'_>, json: &str) -> PyResult<Self> {
         guard(|| check(py, wire::from_json(json)).map(PyPromise))
+    }
+}
+
+/// Phase 2a for many slots at one ballot: a leader's batched accept. `entries` are
+/// `Entry(slot, value)` objects, in slot order, each slot once. An acceptor takes all or none
+/// and answers as to one accept.
+#[pyclass(frozen, eq, hash, module = "synodos", name = "Batch")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PyBatch(pub Batch);
+
+#[pymethods]
+impl PyBatch {
+    #[new]
+    #[pyo3(signature = (id = 0, entries = Vec::new()))]
+    fn new(id: u64, entries: Vec<PyRef<'_, PyEntry>>) -> Self {
+        let entries = entries.iter().map(|e| BatchEntry { slot: e.0.slot, value: e.0.value.clone() }).collect();
+        PyBatch(Batch { id, entries })
+    }
+    /// The ballot.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.0.id
+    }
+    /// The entries, as `Entry(slot, value)`.
+    #[getter]
+    fn entries(&self) -> Vec<PyEntry> {
+        self.0.entries.iter().map(|e| PyEntry(Entry { slot: e.slot, value: e.value.clone() })).collect()
+    }
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let entries: Vec<String> = self
+            .0
+            .entries
+            .iter()
+            .map(|e| format!("Entry(slot={}, value={})", e.slot, bytes_repr(py, &e.value)))
+            .collect();
+        format!("Batch(id={}, entries=[{}])", self.0.id, entries.join(", "))
+    }
+    /// The JSON wire form.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        guard(|| check(py, wire::to_json(&self.0)))
+    }
+    /// Decode the JSON wire form (raises `InvalidMessageError`).
+    #[classmethod]
+    fn from_json(_cls: &Bound<'_, PyType>, py: Python<'_>, json: &str) -> PyResult<Self> {
+        guard(|| check(py, wire::from_json(json)).map(PyBatch))
     }
 }
 

@@ -88,6 +88,7 @@ fn build(py: Python<'_>, a: Args<'_, '_>) -> PyResult<Driver> {
                 backoff_max: secs("backoff_max", a.backoff_max)?,
                 poll_interval: secs("poll_interval", a.poll_interval)?,
                 seed: a.seed,
+                ..ProposerConfig::default()
             })
         })(),
     )?;

@@ -23,6 +23,7 @@ pub(crate) struct Keys {
     pub(crate) accepted: JsValue,
     pub(crate) frontier: JsValue,
     pub(crate) trimmed: JsValue,
+    pub(crate) entries: JsValue,
     length: JsValue,
     then: JsValue,
 }
@@ -37,6 +38,7 @@ thread_local! {
         accepted: "accepted".into(),
         frontier: "frontier".into(),
         trimmed: "trimmed".into(),
+        entries: "entries".into(),
         length: "length".into(),
         then: "then".into(),
     };

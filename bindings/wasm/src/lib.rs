@@ -326,6 +326,7 @@ fn proposer_parts(clients: &JsValue, options: &JsValue) -> Result<ProposerParts,
         backoff_max: millis(options, "backoffMaxMs", d.backoff_max)?,
         poll_interval: millis(options, "pollIntervalMs", d.poll_interval)?,
         seed: Some(seed),
+        ..d
     };
     Ok((out, ids, config))
 }
@@ -464,7 +465,7 @@ impl ReplicatedLog {
 
 fn kind_of(kind: &JsValue) -> Result<String> {
     kind.as_string()
-        .ok_or_else(|| Error::InvalidArgument("kind must be a string (request, promise or proposal)".into()))
+        .ok_or_else(|| Error::InvalidArgument("kind must be a string (request, promise, proposal or batch)".into()))
 }
 
 fn message_from(kind: &str, v: &JsValue) -> Result<wire::Message> {
@@ -472,14 +473,15 @@ fn message_from(kind: &str, v: &JsValue) -> Result<wire::Message> {
         "request" => msg::request_from(v).map(wire::Message::Request),
         "promise" => msg::promise_from(v).map(wire::Message::Promise),
         "proposal" => msg::proposal_from(v).map(wire::Message::Proposal),
+        "batch" => msg::batch_from(v).map(wire::Message::Batch),
         other => Err(Error::InvalidMessage(format!(
-            "unknown message kind {other:?} (expected request, promise or proposal)"
+            "unknown message kind {other:?} (expected request, promise, proposal or batch)"
         ))),
     }
 }
 
 /// Encode a message object as wire JSON (the ancestor's field names, bytes as base64).
-/// `kind` is `"request"`, `"promise"` or `"proposal"`.
+/// `kind` is `"request"`, `"promise"`, `"proposal"` or `"batch"`.
 #[wasm_bindgen(js_name = encodeMessage)]
 pub fn encode_message(kind: JsValue, message: JsValue) -> Result<String, JsValue> {
     let kind = kind_of(&kind).arg()?;
@@ -496,6 +498,7 @@ pub fn decode_message(kind: JsValue, json: JsValue) -> Result<JsValue, JsValue> 
         wire::Message::Request(r) => msg::request_to(&r),
         wire::Message::Promise(p) => msg::promise_to(&p),
         wire::Message::Proposal(p) => msg::proposal_to(&p),
+        wire::Message::Batch(b) => msg::batch_to(&b),
     })
 }
 

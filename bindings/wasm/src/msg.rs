@@ -5,7 +5,7 @@
 //! ones are fresh objects built here.
 
 use js_sys::Object;
-use synodos::{Entry, Error, Promise, Proposal, Request, Result};
+use synodos::{Batch, BatchEntry, Entry, Error, Promise, Proposal, Request, Result};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -31,6 +31,8 @@ extern "C" {
     fn set_frontier(this: &MsgObj, v: u64);
     #[wasm_bindgen(method, setter, structural)]
     fn set_trimmed(this: &MsgObj, v: u64);
+    #[wasm_bindgen(method, setter, structural)]
+    fn set_entries(this: &MsgObj, v: &JsValue);
 }
 
 /// A u64 from a `BigInt` in `0..2^64` or an integer `number` in `0..=2^53-1`; anything else
@@ -180,6 +182,46 @@ pub(crate) fn proposals_from(v: &JsValue) -> Result<Vec<Proposal>> {
         Some(()) => Ok(out),
         None => Err(Error::InvalidMessage("observe must return an array of proposals".into())),
     }
+}
+
+/// JS `{id, entries: [{slot, value}, ...]}` -> [`Batch`].
+pub(crate) fn batch_from(v: &JsValue) -> Result<Batch> {
+    obj(v, "a batch")?;
+    let id = u64_field(v, |k| &k.id, "batch.id")?;
+    let entries = field(v, |k| &k.entries, "batch.entries")?;
+    let mut out = Vec::new();
+    if !(entries.is_undefined() || entries.is_null()) {
+        let read = jsread::each_item(&entries, "batch.entries", |_, e| {
+            obj(&e, "a batch entry")?;
+            out.push(BatchEntry {
+                slot: u64_field(&e, |k| &k.slot, "batch.entries[].slot")?,
+                value: bytes_from(&field(&e, |k| &k.value, "batch.entries[].value")?, "batch.entries[].value")?,
+            });
+            Ok(())
+        })?;
+        if read.is_none() {
+            return Err(Error::InvalidMessage("batch.entries must be an array".into()));
+        }
+    }
+    Ok(Batch { id, entries: out })
+}
+
+/// [`Batch`] -> JS `{id, entries: [{slot, value}, ...]}`.
+pub(crate) fn batch_to(b: &Batch) -> JsValue {
+    let o = new_obj();
+    o.set_id(b.id);
+    let entries: js_sys::Array = b
+        .entries
+        .iter()
+        .map(|e| {
+            let x = new_obj();
+            x.set_slot(e.slot);
+            x.set_value(e.value.clone());
+            JsValue::from(x)
+        })
+        .collect();
+    o.set_entries(&entries);
+    o.into()
 }
 
 /// Proposals -> JS array.

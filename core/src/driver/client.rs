@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::protocol::error::{Error, Result};
-use crate::protocol::message::{Promise, Proposal, Request};
+use crate::protocol::message::{Batch, Promise, Proposal, Request};
 use crate::storage::{AsyncAcceptor, AsyncLog};
 
 /// The transport seam: how a proposer reaches one acceptor. Implement it over any RPC,
@@ -24,6 +24,18 @@ pub trait AcceptorClient {
         let _ = request;
         Err(Error::transport("this acceptor client does not implement observe"))
     }
+    /// Phase 2 for many slots at one ballot ([`Batch`]): the acceptor takes all entries or
+    /// none, and answers as to one accept (`Batch::answer`). The default sends one accept per
+    /// entry, all at once, and answers "refused" if any was refused; an acceptor that can
+    /// take a batch in one write (every acceptor of this crate does) should override it.
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        let answers = futures::future::join_all(batch.proposals().map(|p| async move { self.accept(&p).await })).await;
+        let mut refused = 0;
+        for answer in answers {
+            refused = refused.max(answer?.promised);
+        }
+        Ok(batch.answer(refused))
+    }
 }
 
 impl<T: AcceptorClient + ?Sized> AcceptorClient for &T {
@@ -36,6 +48,9 @@ impl<T: AcceptorClient + ?Sized> AcceptorClient for &T {
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         (**self).observe(request).await
     }
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        (**self).accept_batch(batch).await
+    }
 }
 
 impl<T: AcceptorClient + ?Sized> AcceptorClient for Arc<T> {
@@ -47,6 +62,9 @@ impl<T: AcceptorClient + ?Sized> AcceptorClient for Arc<T> {
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         (**self).observe(request).await
+    }
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        (**self).accept_batch(batch).await
     }
 }
 
@@ -61,5 +79,8 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AcceptorClient for AsyncAccep
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         self.accepted_from(request).await
+    }
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        AsyncAcceptor::accept_batch(self, batch).await
     }
 }

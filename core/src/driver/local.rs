@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use super::client::AcceptorClient;
 use crate::protocol::error::{Error, Result};
-use crate::protocol::message::{Promise, Proposal, Request};
+use crate::protocol::message::{Batch, Promise, Proposal, Request};
 use crate::storage::acceptor::Acceptor;
 use crate::storage::log::Log;
 
@@ -119,5 +119,9 @@ impl<P: Log, A: Log> AcceptorClient for LocalAcceptor<P, A> {
     }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         self.with(|a| a.accepted_from(request))
+    }
+    #[inline]
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        self.with(|a| a.accept_batch(batch))
     }
 }

@@ -1,8 +1,13 @@
 //! [`ReplicatedLog`]: an ordered log of chosen values, one Paxos instance per slot, with a
 //! leader lease, reads that fill holes, and a start learned from trimmed acceptors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::ops::ControlFlow;
+use std::task::{Poll, Waker};
+
+use futures::channel::oneshot;
+use futures::FutureExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,7 +19,7 @@ use super::timer::Sleeper;
 use crate::protocol::attempt::{majority, Lease};
 use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
 use crate::protocol::learner::Learner;
-use crate::protocol::message::{Ballot, Entry, Request, Slot, LAST_SLOT};
+use crate::protocol::message::{Ballot, Batch, BatchEntry, Entry, Request, Slot, LAST_SLOT};
 use crate::protocol::mutation::Mutation;
 
 /// What [`ReplicatedLog::tally`] learned: the slots a majority chose (with their values),
@@ -52,6 +57,51 @@ pub struct ReplicatedLog<C, S> {
     /// Multi-Paxos leader lease: appends at or past its first slot skip phase 1. Dropped at
     /// the first failure.
     lease: Mutex<Option<Lease>>,
+    /// Concurrent appends waiting to go out together, and the batches in flight.
+    batcher: Mutex<Batcher>,
+}
+
+/// Appends waiting for a batch, and the pipeline of batches in flight.
+#[derive(Debug, Default)]
+struct Batcher {
+    queue: VecDeque<Queued>,
+    in_flight: usize,
+    /// Appends waiting for their answer or for room in the pipeline (woken as a flight ends).
+    turns: Vec<Waker>,
+}
+
+/// An append in the queue: its value and where its answer goes.
+#[derive(Debug)]
+struct Queued {
+    value: Vec<u8>,
+    reply: oneshot::Sender<Result<Entry>>,
+}
+
+/// One batch (or lone append) in flight; ending it, however its future ends, makes room in
+/// the pipeline and wakes the appends waiting for a turn.
+struct Flight<'a>(&'a Mutex<Batcher>);
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let turns = match self.0.lock() {
+            Ok(mut b) => {
+                b.in_flight = b.in_flight.saturating_sub(1);
+                std::mem::take(&mut b.turns)
+            }
+            Err(_) => Vec::new(),
+        };
+        for w in turns {
+            w.wake();
+        }
+    }
+}
+
+/// What an append waiting in the queue learns when it is woken.
+enum Turn {
+    /// Its answer (or that the append carrying it was dropped).
+    Answered(std::result::Result<Result<Entry>, oneshot::Canceled>),
+    /// Room in the pipeline: it may take a batch out itself.
+    Fly,
 }
 
 /// The error of an append past the last slot.
@@ -70,7 +120,12 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// A log handle whose first append tries `slot` (for a node that already applied the
     /// log up to there).
     pub fn starting_at(proposer: Proposer<C, S>, slot: Slot) -> Self {
-        ReplicatedLog { proposer, next_slot: AtomicU64::new(slot), lease: Mutex::new(None) }
+        ReplicatedLog {
+            proposer,
+            next_slot: AtomicU64::new(slot),
+            lease: Mutex::new(None),
+            batcher: Mutex::new(Batcher::default()),
+        }
     }
 
     /// The proposer inside.
@@ -99,8 +154,192 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     ///
     /// While this handle leads (its last phase 1 found nothing accepted beyond its slot, and
     /// no one has promised a higher ballot since), appends skip phase 1: one round trip.
+    /// Appends made at the same time on one handle (from many threads or tasks) go out
+    /// together: up to [`ProposerConfig::max_batch`](crate::ProposerConfig::max_batch) of
+    /// them in one batched accept ([`Batch`]: one write and one fsync per acceptor), with up
+    /// to [`ProposerConfig::pipeline`](crate::ProposerConfig::pipeline) batches in flight.
+    /// Share one handle between the writers of a process to get that.
+    ///
+    /// An append whose batch was being sent by another append that got dropped (cancelled)
+    /// is sent again: if the dropped one had got it chosen, the value is then in the log
+    /// twice.
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
+        // Nothing queued, nothing in flight: this append goes alone (no queue, no copy).
+        if self.fly_alone() {
+            let _flight = Flight(&self.batcher);
+            return self.append_one(value).await;
+        }
+        let (tx, mut rx) = oneshot::channel();
+        self.enqueue(Queued { value: value.clone(), reply: tx });
+        loop {
+            if let Some(batch) = self.take_batch() {
+                let _flight = Flight(&self.batcher);
+                self.flush(batch).await;
+                continue;
+            }
+            match self.turn(&mut rx).await {
+                Turn::Answered(Ok(answer)) => return answer,
+                // The append that took ours out was dropped before it answered: send it again.
+                Turn::Answered(Err(oneshot::Canceled)) => {
+                    let (tx, again) = oneshot::channel();
+                    rx = again;
+                    self.enqueue(Queued { value: value.clone(), reply: tx });
+                }
+                Turn::Fly => {}
+            }
+        }
+    }
+
+    fn batcher(&self) -> Option<std::sync::MutexGuard<'_, Batcher>> {
+        // No user code runs under this lock: a poisoned one is still consistent.
+        Some(self.batcher.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Take the pipeline for a lone append, if nothing else is queued or in flight.
+    fn fly_alone(&self) -> bool {
+        let Some(mut b) = self.batcher() else { return false };
+        if b.queue.is_empty() && b.in_flight == 0 {
+            b.in_flight = 1;
+            return true;
+        }
+        false
+    }
+
+    fn enqueue(&self, queued: Queued) {
+        if let Some(mut b) = self.batcher() {
+            b.queue.push_back(queued);
+        }
+    }
+
+    /// The appends of the next batch, if there is room in the pipeline for one.
+    fn take_batch(&self) -> Option<Vec<Queued>> {
+        let mut b = self.batcher()?;
+        let pipeline = self.proposer.config.pipeline.max(1);
+        if b.queue.is_empty() || b.in_flight >= pipeline {
+            return None;
+        }
+        b.in_flight += 1;
+        let n = b.queue.len().min(self.proposer.config.max_batch.max(1));
+        Some(b.queue.drain(..n).collect())
+    }
+
+    /// Wait for this append's answer, or for room in the pipeline.
+    fn turn<'a>(&'a self, rx: &'a mut oneshot::Receiver<Result<Entry>>) -> impl Future<Output = Turn> + 'a {
+        futures::future::poll_fn(move |cx| {
+            if let Poll::Ready(answer) = rx.poll_unpin(cx) {
+                return Poll::Ready(Turn::Answered(answer));
+            }
+            let Some(mut b) = self.batcher() else { return Poll::Ready(Turn::Fly) };
+            if !b.queue.is_empty() && b.in_flight < self.proposer.config.pipeline.max(1) {
+                return Poll::Ready(Turn::Fly);
+            }
+            // One waker per task: appends polled together (one task) register once.
+            if !b.turns.iter().any(|w| w.will_wake(cx.waker())) {
+                b.turns.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+
+    /// Send one batch of appends and answer each of them.
+    async fn flush(&self, mut batch: Vec<Queued>) {
+        while !batch.is_empty() {
+            let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
+            if let (Some(lease), true) = (lease, batch.len() > 1) {
+                match self.reserve_slots(batch.len(), &lease) {
+                    Ok(Some(first)) => return self.send_batch(first, lease, batch).await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        for q in batch {
+                            let _ = q.reply.send(Err(e.clone()));
+                        }
+                        return;
+                    }
+                }
+            }
+            // No lease (or one append): the first goes alone, and takes the lead with its
+            // phase 1; the rest follow under that lease.
+            let q = batch.remove(0);
+            let answer = self.append_one(q.value).await;
+            let _ = q.reply.send(answer);
+        }
+    }
+
+    /// `n` consecutive slots under `lease`: the first one, or `None` when the lease does
+    /// not cover them (then the appends go one by one).
+    fn reserve_slots(&self, n: usize, lease: &Lease) -> Result<Option<Slot>> {
+        let n = n as u64;
+        let first = self
+            .next_slot
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                let end = s.checked_add(n)?;
+                (end <= LAST_SLOT.saturating_add(1) && lease.covers(s)).then_some(end)
+            })
+            .map_err(|s| if lease.covers(s) { log_full(s) } else { Error::Closed(String::new()) });
+        match first {
+            Ok(first) => Ok(Some(first)),
+            Err(Error::Closed(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Phase 2 of `batch` at slots from `first` under `lease`; on a lost lease each append
+    /// is decided again at its own slot (a majority may hold it there already), so that no
+    /// value lands twice.
+    async fn send_batch(&self, first: Slot, lease: Lease, batch: Vec<Queued>) {
+        let entries = batch
+            .iter()
+            .enumerate()
+            .map(|(i, q)| BatchEntry { slot: first + i as u64, value: q.value.clone() })
+            .collect();
+        let b = Batch { id: lease.ballot(), entries };
+        let last = first + (batch.len() as u64 - 1);
+        match self.proposer.accept_batch(&b, &lease).await {
+            Ok(true) => {
+                self.next_slot.fetch_max(last.saturating_add(1), Ordering::SeqCst);
+                for (e, q) in b.entries.into_iter().zip(batch) {
+                    let _ = q.reply.send(Ok(Entry { slot: e.slot, value: e.value }));
+                }
+            }
+            Ok(false) | Err(_) => {
+                self.clear_lease(&lease);
+                for (e, q) in b.entries.into_iter().zip(batch) {
+                    let answer = self.append_at(e.slot, q.value).await;
+                    let _ = q.reply.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Decide `slot` with `value` (phase 1 adopts what a majority may hold there); append it
+    /// afresh if another value is chosen there.
+    async fn append_at(&self, slot: Slot, value: Vec<u8>) -> Result<Entry> {
+        match self.proposer.decide(slot, value.clone(), None).await {
+            Ok(decision) => {
+                self.set_lease(decision.lease);
+                self.next_slot.fetch_max(slot.saturating_add(1), Ordering::SeqCst);
+                if decision.value == value {
+                    return Ok(Entry { slot, value });
+                }
+                self.append_one(value).await
+            }
+            Err(Error::Trimmed { .. }) => self.append_one(value).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drop `lease` if it is still the one held (a newer one stays).
+    fn clear_lease(&self, lease: &Lease) {
+        if let Ok(mut guard) = self.lease.lock() {
+            if guard.is_some_and(|l| l.ballot() <= lease.ballot()) {
+                *guard = None;
+            }
+        }
+    }
+
+    /// One append on its own: at the first free slot, phase 1 unless a lease covers it.
+    async fn append_one(&self, value: Vec<u8>) -> Result<Entry> {
         loop {
             let (slot, lease) = self.reserve_slot()?;
             let decision = match self.proposer.decide(slot, value.clone(), lease).await {

@@ -12,7 +12,7 @@ use super::ids::IdGenerator;
 use super::timer::Sleeper;
 use crate::protocol::attempt::{majority, Attempt, Lease, Progress};
 use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
-use crate::protocol::message::{Ballot, Promise, Proposal, Slot};
+use crate::protocol::message::{Ballot, Batch, Promise, Proposal, Slot};
 use crate::protocol::mutation::Mutation;
 
 /// Timeouts, retries and backoff of a [`Proposer`].
@@ -31,7 +31,21 @@ pub struct ProposerConfig {
     pub poll_interval: Duration,
     /// Seed of the backoff jitter (random when `None`).
     pub seed: Option<u64>,
+    /// How long a proposer that lost to another node's ballot (a leader at work) waits
+    /// before it tries to lead itself, instead of starting a higher ballot at once and
+    /// duelling. Drawn from `[leader_wait / 2, leader_wait]`. Such a loss does not count
+    /// against `max_attempts` (up to [`MAX_DEFERRALS`] of them per decision).
+    pub leader_wait: Duration,
+    /// At most this many appends of one [`ReplicatedLog`](crate::ReplicatedLog) handle go
+    /// in one batched accept.
+    pub max_batch: usize,
+    /// At most this many batches of one handle are in flight at once (the pipeline).
+    pub pipeline: usize,
 }
+
+/// How many times one decision defers to another node's ballot before losses count as
+/// failed attempts again.
+pub const MAX_DEFERRALS: u32 = 1000;
 
 impl Default for ProposerConfig {
     fn default() -> Self {
@@ -42,6 +56,9 @@ impl Default for ProposerConfig {
             backoff_max: Duration::from_millis(200),
             poll_interval: Duration::from_millis(10),
             seed: None,
+            leader_wait: Duration::from_millis(5),
+            max_batch: 256,
+            pipeline: 4,
         }
     }
 }
@@ -179,19 +196,35 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         // Set when the last attempt lost only to a ballot of this proposer's own node (a
         // previous life's, after a restart): no one competes, so it retries at once.
         let mut lost_to_self = false;
-        for attempt in 1..=self.config.max_attempts {
-            if attempt > 1 && !std::mem::take(&mut lost_to_self) {
-                self.backoff(attempt).await;
+        let mut lost_to_leader = false;
+        let mut deferrals = 0u32;
+        // The lease is tried once, by the first attempt; every later one runs phase 1.
+        let mut leased = lease.filter(|l| l.covers(slot));
+        let mut attempt = 0u32;
+        while attempt < self.config.max_attempts {
+            let defer = std::mem::take(&mut lost_to_leader) && self.mutation != Some(Mutation::FollowerIgnoresLeader);
+            if defer && deferrals < MAX_DEFERRALS {
+                // Another node leads: let it work, then take over (no duel, no attempt spent).
+                deferrals += 1;
+                self.defer_to_leader().await;
+            } else {
+                attempt += 1;
+                if attempt > 1 && !std::mem::take(&mut lost_to_self) {
+                    self.backoff(attempt).await;
+                }
             }
             failures.clear();
-            if let (1, Some(lease)) = (attempt, lease.filter(|l| l.covers(slot))) {
+            if let Some(lease) = leased.take() {
                 let (mut round, proposal) =
                     Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
                     Progress::Chosen(_) => {
                         return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, self.mutation) });
                     }
-                    Progress::Failed { promised } => self.ids.observe(promised),
+                    Progress::Failed { promised } => {
+                        self.ids.observe(promised);
+                        lost_to_leader = promised > lease.ballot() && only_refused(&failures);
+                    }
                     Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
                     Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
                     Progress::Accept(_) | Progress::Waiting => {}
@@ -218,7 +251,10 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     let next_lease = round.lease().map(|l| l.owned_by(self.owner));
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
                         Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
-                        Progress::Failed { promised } => self.ids.observe(promised),
+                        Progress::Failed { promised } => {
+                            self.ids.observe(promised);
+                            lost_to_leader = promised > ballot && only_refused(&failures);
+                        }
                         Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
                         Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
                         Progress::Accept(_) | Progress::Waiting => {}
@@ -229,6 +265,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     self.ids.observe(promised);
                     // Once per decision, so a generator of another layout cannot spin.
                     lost_to_self = attempt == 1 && same_node(promised, ballot);
+                    lost_to_leader = !lost_to_self && promised > ballot && only_refused(&failures);
                     None
                 }
                 Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
@@ -312,6 +349,52 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         futures::FutureExt::map(decided, |decided| decided.unwrap_or(Progress::Waiting))
     }
 
+    /// Phase 2 of a whole [`Batch`] under `lease` (every entry a slot the lease covers):
+    /// `Ok(true)` when a majority accepted it (every entry is then chosen), `Ok(false)` when
+    /// that can no longer happen at this ballot (the lease is lost).
+    pub(crate) async fn accept_batch(&self, batch: &Batch, lease: &Lease) -> Result<bool> {
+        if lease.owner() != self.owner {
+            return Err(Error::InvalidArgument("this lease was made by another proposer".into()));
+        }
+        let Some(first) = batch.entries.first() else { return Ok(true) };
+        let n = self.clients.len();
+        // The batch's answers have the shape of the first entry's: one attempt counts them.
+        let (mut round, _) = Attempt::leased_mutated(n, first.slot, lease, Vec::new(), self.mutation)?;
+        let mut failures = Vec::new();
+        let progress = self
+            .phase(
+                &mut failures,
+                |c| c.accept_batch(batch),
+                |i, reply| match reply {
+                    Some(p) => round.on_accepted(i, &p),
+                    None => round.on_failure(i),
+                },
+            )
+            .await;
+        match progress {
+            Progress::Chosen(_) => Ok(true),
+            Progress::Failed { promised } => {
+                self.ids.observe(promised);
+                Ok(false)
+            }
+            Progress::Trimmed { first } => Err(Error::Trimmed { slot: batch.entries[0].slot, first }),
+            Progress::Violation(what) => Err(Error::ProtocolViolation(what)),
+            Progress::Accept(_) | Progress::Waiting => Ok(false),
+        }
+    }
+
+    /// Wait while another node's ballot leads (see [`ProposerConfig::leader_wait`]).
+    async fn defer_to_leader(&self) {
+        let most = u64::try_from(self.config.leader_wait.as_micros()).unwrap_or(u64::MAX);
+        let micros = match self.rng.lock() {
+            Ok(mut rng) => rng.u64(most / 2..=most),
+            Err(_) => most,
+        };
+        if micros > 0 {
+            self.sleeper.sleep(Duration::from_micros(micros)).await;
+        }
+    }
+
     async fn backoff(&self, attempt: u32) {
         let min = self.config.backoff_min.as_micros() as u64;
         let cap = min.saturating_mul(1u64 << (attempt - 2).min(20)).min(self.config.backoff_max.as_micros() as u64);
@@ -330,4 +413,10 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 fn same_node(promised: Ballot, ours: Ballot) -> bool {
     const NODE: u64 = (1 << crate::driver::ids::NODE_BITS) - 1;
     promised >= ours && promised & NODE == ours & NODE
+}
+
+/// Whether every acceptor that failed in the last attempt refused (named a higher
+/// ballot) rather than timed out or errored: a loss to a leader, not a fault.
+fn only_refused(failures: &[AcceptorFailure]) -> bool {
+    failures.iter().all(|f| matches!(f.error, Error::Rejected { .. }))
 }

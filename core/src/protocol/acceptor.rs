@@ -7,7 +7,7 @@
 //! one per slot, and lets a leader skip phase 1 on later slots.
 
 use super::error::{Error, Result};
-use super::message::{Ballot, Promise, Proposal, Request, Slot};
+use super::message::{Ballot, Batch, Promise, Proposal, Request, Slot};
 use super::mutation::Mutation;
 use super::slots::SlotMap;
 
@@ -198,6 +198,12 @@ impl AcceptorCore {
         self.mutation = mutation;
     }
 
+    #[doc(hidden)]
+    /// Test-only: the injected bug, if any.
+    pub fn mutation(&self) -> Option<Mutation> {
+        self.mutation
+    }
+
     /// The highest ballot promised.
     pub fn promised(&self) -> Ballot {
         self.promised
@@ -369,6 +375,50 @@ impl AcceptorCore {
         self.store(proposal.slot, proposal.id, seq, &proposal.value);
         let write = Write::Accept { seq, record: encode_accept(proposal, std::mem::take(&mut self.spare)) };
         Ok(Pending { write: Some(write), reply: Proposal::new(proposal.id, proposal.slot, Vec::new()) })
+    }
+
+    /// Phase 2b for a whole [`Batch`]: all entries accepted or none. Refused (no writes)
+    /// when the ballot is below the promise; an error, with nothing changed, when an entry
+    /// is invalid (a trimmed or reserved slot, a second value at this ballot for a slot, a
+    /// slot twice). Otherwise one [`Write::Accept`] per entry, to persist together.
+    pub fn accept_batch(&mut self, batch: &Batch) -> Result<(Vec<Write>, Proposal)> {
+        if batch.id == 0 {
+            return Err(Error::InvalidMessage("accept batch with ballot 0 (ballots start at 1)".into()));
+        }
+        let mut previous = None;
+        for e in &batch.entries {
+            self.check_slot(e.slot)?;
+            self.check_not_trimmed(e.slot)?;
+            if previous.is_some_and(|p| p >= e.slot) {
+                return Err(Error::InvalidMessage(format!(
+                    "accept batch entries must be in slot order, each slot once: slot {} after {}",
+                    e.slot,
+                    previous.unwrap_or_default()
+                )));
+            }
+            previous = Some(e.slot);
+            if let Some(held) = self.accepted.get(e.slot) {
+                if held.ballot == batch.id && self.value(held) != e.value.as_slice() {
+                    return Err(Error::ProtocolViolation(format!(
+                        "a second, different value at ballot {} for slot {}: the acceptor keeps the first",
+                        batch.id, e.slot
+                    )));
+                }
+            }
+        }
+        if batch.id < self.promised && self.mutation != Some(Mutation::AcceptIgnoresPromise) {
+            return Ok((Vec::new(), batch.answer(self.promised)));
+        }
+        if self.next_seq.checked_add(batch.entries.len() as u64).is_none() {
+            return Err(Error::storage("accept log ids are used up"));
+        }
+        let mut writes = Vec::with_capacity(batch.entries.len());
+        for p in batch.proposals() {
+            // Checked above: every entry is accepted.
+            let Pending { write, .. } = self.accept(&p)?;
+            writes.extend(write);
+        }
+        Ok((writes, batch.answer(0)))
     }
 
     /// Forget accepted proposals below `slot` (they are chosen and applied elsewhere).

@@ -122,6 +122,45 @@ impl Proposal {
     }
 }
 
+/// Phase 2a for many slots at once: a leader's accept of `entries` at ballot `id`, each
+/// entry one value for one slot (a slot appears once). An acceptor takes all of them or
+/// none (it answers as to one [`Proposal`]: `promised` set when it refused), and makes them
+/// durable together: one write, one fsync, for a whole batch of appends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Batch {
+    /// The ballot.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: Ballot,
+    /// The `(slot, value)` entries, in slot order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<BatchEntry>,
+}
+
+/// One value for one slot in a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct BatchEntry {
+    /// The log position.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: Slot,
+    /// The value (opaque bytes; base64 in JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_bytes")]
+    pub value: Vec<u8>,
+}
+
+impl Batch {
+    /// The entry proposals, as single accepts of the same ballot.
+    pub fn proposals(&self) -> impl Iterator<Item = Proposal> + '_ {
+        self.entries.iter().map(|e| Proposal::new(self.id, e.slot, e.value.clone()))
+    }
+
+    /// The answer an acceptor gives to the whole batch: `Proposal { id, slot: first slot }`,
+    /// with `promised` set when it refused.
+    pub fn answer(&self, promised: Ballot) -> Proposal {
+        let slot = self.entries.first().map_or(0, |e| e.slot);
+        Proposal { id: self.id, slot, value: Vec::new(), promised }
+    }
+}
+
 /// A chosen log entry: the value at `slot` that a majority accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
@@ -162,17 +201,21 @@ pub mod wire {
         Promise(Promise),
         /// A [`Proposal`].
         Proposal(Proposal),
+        /// A [`Batch`].
+        Batch(Batch),
     }
 
     impl Message {
-        /// Decode `json` as the message named `kind` (`"request"`, `"promise"`, `"proposal"`).
+        /// Decode `json` as the message named `kind` (`"request"`, `"promise"`, `"proposal"`,
+        /// `"batch"`).
         pub fn from_json(kind: &str, json: &str) -> Result<Self, Error> {
             match kind {
                 "request" => from_json(json).map(Message::Request),
                 "promise" => from_json(json).map(Message::Promise),
                 "proposal" => from_json(json).map(Message::Proposal),
+                "batch" => from_json(json).map(Message::Batch),
                 other => Err(Error::InvalidMessage(format!(
-                    "unknown message kind {other:?} (expected request, promise or proposal)"
+                    "unknown message kind {other:?} (expected request, promise, proposal or batch)"
                 ))),
             }
         }
@@ -183,6 +226,7 @@ pub mod wire {
                 Message::Request(m) => to_json(m),
                 Message::Promise(m) => to_json(m),
                 Message::Proposal(m) => to_json(m),
+                Message::Batch(m) => to_json(m),
             }
         }
     }

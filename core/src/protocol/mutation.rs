@@ -37,11 +37,15 @@ pub enum Mutation {
     IgnoresTrimPoint,
     /// A promise without `frontier` counts as "accepted nothing anywhere" (hole 6).
     AbsentFrontierMeansZero,
+    /// An acceptor acknowledges a batched accept before (here: without) making it durable.
+    BatchAckedBeforeFsync,
+    /// A proposer that loses to another node's ballot starts a higher one at once (duels).
+    FollowerIgnoresLeader,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 14] = [
+    pub const ALL: [Mutation; 16] = [
         Mutation::AncestorAttemptGate,
         Mutation::AcceptDoesNotRaisePromise,
         Mutation::AcceptIgnoresPromise,
@@ -56,6 +60,8 @@ impl Mutation {
         Mutation::AsyncAcceptorNotCancelSafe,
         Mutation::IgnoresTrimPoint,
         Mutation::AbsentFrontierMeansZero,
+        Mutation::BatchAckedBeforeFsync,
+        Mutation::FollowerIgnoresLeader,
     ];
 
     /// Whether this mutation lifts the reservation of the last slot (`u64::MAX`).

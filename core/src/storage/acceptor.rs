@@ -4,9 +4,10 @@
 use futures::channel::mpsc;
 
 use super::log::Log;
-use crate::protocol::acceptor::AcceptorCore;
+use super::persist::persist_writes;
+use crate::protocol::acceptor::{AcceptorCore, Write};
 use crate::protocol::error::{Error, Result};
-use crate::protocol::message::{Promise, Proposal, Request, Slot};
+use crate::protocol::message::{Batch, Promise, Proposal, Request, Slot};
 use crate::protocol::mutation::Mutation;
 
 /// How many live accepts an [`Acceptor::observe`] stream may hold unread before it is cut off.
@@ -106,6 +107,27 @@ impl<P: Log, A: Log> Acceptor<P, A> {
             }
             Err(e) => Err(self.poison(e)),
         }
+    }
+
+    /// Phase 2b for a whole [`Batch`]: every entry accepted, durably, with one write per
+    /// log (one fsync), or none (a refusal names the promise; an invalid entry is an error
+    /// that changes nothing). Observers then see each entry.
+    pub fn accept_batch(&mut self, batch: &Batch) -> Result<Proposal> {
+        self.check_open()?;
+        let (writes, reply) = self.core.accept_batch(batch)?;
+        if writes.is_empty() {
+            return Ok(reply);
+        }
+        let refs: Vec<&Write> = writes.iter().collect();
+        if self.core.mutation() != Some(Mutation::BatchAckedBeforeFsync) {
+            if let Err(e) = persist_writes(&refs, &mut self.promise_log, &mut self.accept_log) {
+                return Err(self.poison(e));
+            }
+        }
+        for p in batch.proposals() {
+            self.notify(&p);
+        }
+        Ok(reply)
     }
 
     fn notify(&mut self, proposal: &Proposal) {

@@ -11,9 +11,10 @@ use futures::lock::Mutex;
 use super::async_log::AsyncLog;
 use super::log::Log;
 use super::memory::MemoryLog;
-use crate::protocol::acceptor::AcceptorCore;
+use super::persist::persist_writes_async;
+use crate::protocol::acceptor::{AcceptorCore, Write};
 use crate::protocol::error::{Error, Result};
-use crate::protocol::message::{Promise, Proposal, Request, Slot};
+use crate::protocol::message::{Batch, Promise, Proposal, Request, Slot};
 use crate::protocol::mutation::Mutation;
 
 struct State<P, A> {
@@ -170,6 +171,26 @@ impl<P: AsyncLog + 'static, A: AsyncLog + 'static> AsyncAcceptor<P, A> {
         owned_write(&mut stage, &self.in_log, move |mut state| async move {
             let r = state.persist(pending).await;
             (state, r)
+        })
+        .await
+    }
+
+    /// Phase 2b for a whole batch, all entries or none, written together.
+    pub async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        let mut stage = self.settled().await?;
+        let state = idle(&mut stage)?;
+        state.check_open()?;
+        let (writes, reply) = state.core.accept_batch(batch)?;
+        if writes.is_empty() {
+            return Ok(reply);
+        }
+        owned_write(&mut stage, &self.in_log, move |mut state| async move {
+            let refs: Vec<&Write> = writes.iter().collect();
+            let r = persist_writes_async(&refs, &mut state.promise_log, &mut state.accept_log).await;
+            if let Err(e) = &r {
+                state.failed = Some(e.to_string());
+            }
+            (state, r.map(|()| reply))
         })
         .await
     }

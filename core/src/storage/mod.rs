@@ -20,4 +20,4 @@ pub use async_acceptor::AsyncAcceptor;
 pub use async_log::{AsyncLog, Ready};
 pub use log::{check_batch_order, Log};
 pub use memory::MemoryLog;
-pub use persist::persist_all;
+pub use persist::{persist_all, persist_writes, persist_writes_async};

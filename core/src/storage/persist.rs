@@ -57,28 +57,61 @@ pub fn persist_all<R, P: Log + ?Sized, A: Log + ?Sized>(
     promise_log: &mut P,
     accept_log: &mut A,
 ) -> Result<Vec<R>> {
-    // Only the highest promise matters; the accepts all go, in order.
-    let promise = pending
-        .iter()
-        .filter_map(|p| match p.write {
-            Some(Write::Promise { ballot }) => Some(ballot),
-            _ => None,
-        })
-        .max();
-    let accepts: Vec<(u64, &[u8])> = pending
-        .iter()
-        .filter_map(|p| match &p.write {
-            Some(Write::Accept { seq, record }) => Some((*seq, record.as_slice())),
-            _ => None,
-        })
-        .collect();
+    let writes: Vec<&Write> = pending.iter().filter_map(|p| p.write.as_ref()).collect();
+    persist_writes(&writes, promise_log, accept_log)?;
+    Ok(pending.into_iter().map(|p| p.reply).collect())
+}
+
+/// Write `writes` with one durability barrier per log: the highest promise, then every
+/// accept record in order, as one batch (one fsync for a file log).
+pub fn persist_writes<P: Log + ?Sized, A: Log + ?Sized>(
+    writes: &[&Write],
+    promise_log: &mut P,
+    accept_log: &mut A,
+) -> Result<()> {
+    let (promise, accepts) = split(writes);
     if let Some(ballot) = promise {
         promise_log.record(ballot, &[])?;
     }
     if !accepts.is_empty() {
         accept_log.record_batch(&accepts)?;
     }
-    Ok(pending.into_iter().map(|p| p.reply).collect())
+    Ok(())
+}
+
+/// [`persist_writes`] for logs whose writes complete later.
+pub async fn persist_writes_async<P: AsyncLog, A: AsyncLog>(
+    writes: &[&Write],
+    promise_log: &mut P,
+    accept_log: &mut A,
+) -> Result<()> {
+    let (promise, accepts) = split(writes);
+    if let Some(ballot) = promise {
+        promise_log.record(ballot, &[]).await?;
+    }
+    if !accepts.is_empty() {
+        accept_log.record_batch(&accepts).await?;
+    }
+    Ok(())
+}
+
+/// Only the highest promise matters; the accepts all go, in order.
+fn split<'a>(writes: &[&'a Write]) -> (Option<crate::protocol::message::Ballot>, Vec<(u64, &'a [u8])>) {
+    let promise = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Promise { ballot } => Some(*ballot),
+            _ => None,
+        })
+        .max();
+    let accepts = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Accept { seq, record } => Some((*seq, record.as_slice())),
+            _ => None,
+        })
+        .collect();
+    (promise, accepts)
 }
 
 impl AcceptorCore {

@@ -12,6 +12,9 @@ function checkFields(kind, got, want) {
   for (const [key, expected] of Object.entries(want)) {
     if (key === 'value_hex') {
       assert.equal(hex(got.value), expected, 'value');
+    } else if (key === 'entries') {
+      assert.equal(got.entries.length, expected.length, 'entries');
+      expected.forEach((e, i) => checkFields('entry', got.entries[i], e));
     } else if (key === 'accepted') {
       if (expected === null) assert.equal(got.accepted, null);
       else checkFields('proposal', got.accepted, expected);

@@ -24,6 +24,7 @@ from typing import Iterable, Optional, Protocol, Tuple, runtime_checkable
 
 from ._synodos import (
     Acceptor,
+    Batch,
     ClosedError,
     ConformanceError,
     CounterIdGenerator,
@@ -98,6 +99,7 @@ class Log(Protocol):
 
 __all__ = [
     "Acceptor",
+    "Batch",
     "AcceptorClient",
     "ClosedError",
     "ProtocolViolationError",

@@ -44,7 +44,7 @@ use crate::driver::{CounterIdGenerator, IdGenerator, ManualClock, ServerIdGenera
 use crate::protocol::acceptor::decode_accept;
 use crate::protocol::attempt::majority;
 use crate::protocol::error::{Error, Result};
-use crate::protocol::message::{Ballot, Promise, Proposal, Request, Slot, LAST_SLOT};
+use crate::protocol::message::{Ballot, Batch, Promise, Proposal, Request, Slot, LAST_SLOT};
 use crate::protocol::mutation::Mutation;
 #[cfg(feature = "file-log")]
 use crate::sim::disk::{Crash, SimDir, SimDisk};
@@ -87,6 +87,10 @@ pub struct Outcome {
     pub cancellations: u64,
     /// Trims done.
     pub trims: u64,
+    /// Batched accepts sent (to one acceptor each), and the appends they carried.
+    pub batches: u64,
+    /// Appends carried by batched accepts.
+    pub batched_appends: u64,
     /// Entries the readers checked.
     pub entries_read: u64,
     /// A digest of the run, equal for equal seeds.
@@ -302,6 +306,10 @@ pub struct Summary {
     pub cancellations: u64,
     /// Trims in all.
     pub trims: u64,
+    /// Batched accepts sent in all.
+    pub batches: u64,
+    /// Appends carried by batched accepts in all.
+    pub batched_appends: u64,
 }
 
 /// Play every seed in `seeds` of `family`.
@@ -316,6 +324,8 @@ pub fn run_many(family: Family, seeds: std::ops::Range<u64>, mutation: Option<Mu
         summary.writer_restarts += outcome.writer_restarts;
         summary.cancellations += outcome.cancellations;
         summary.trims += outcome.trims;
+        summary.batches += outcome.batches;
+        summary.batched_appends += outcome.batched_appends;
         if let Some(first) = outcome.violations.first() {
             summary.violations += 1;
             if summary.first_failure.is_none() {
@@ -372,6 +382,14 @@ impl World {
                 self.crash_writer(w);
             } else if self.chance(self.scenario.cancel) {
                 self.cancel_append(w);
+            }
+            if self.chance(self.scenario.pause) {
+                // The whole process stalls: every link cut for longer than a leader's wait.
+                let node = self.writers.borrow()[w].node;
+                let heal = self.now.get() + self.draw(|rng, _| 100 + rng.u64(0..400));
+                for a in 0..n {
+                    self.cut.borrow_mut().insert((node, a), heal);
+                }
             }
             if self.chance(self.scenario.partition) {
                 let node = self.writers.borrow()[w].node;

@@ -6,6 +6,7 @@ use super::*;
 pub(super) enum Call {
     Prepare(Request),
     Accept(Proposal),
+    AcceptBatch(Batch),
     Observe(Request),
 }
 
@@ -38,11 +39,12 @@ impl SimClient {
             return Ok(match call {
                 Call::Prepare(r) => Answer::Promise(acceptor.prepare(&r).await),
                 Call::Accept(p) => Answer::Proposal(acceptor.accept(&p).await),
+                Call::AcceptBatch(b) => Answer::Proposal(acceptor.accept_batch(&b).await),
                 Call::Observe(r) => Answer::List(acceptor.accepted_from(&r).await),
             });
         }
         let (tx, rx) = oneshot::channel();
-        if let (Some(w), Call::Accept(_)) = (self.writer, &call) {
+        if let (Some(w), Call::Accept(_) | Call::AcceptBatch(_)) = (self.writer, &call) {
             if self.world.dies_sending(w) {
                 return futures::future::pending().await;
             }
@@ -75,6 +77,17 @@ impl AcceptorClient for SimClient {
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self.call(Call::Accept(proposal.clone())).await? {
+            Answer::Proposal(r) => r,
+            _ => wrong_answer(),
+        }
+    }
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        {
+            let mut o = self.world.outcome.borrow_mut();
+            o.batches += 1;
+            o.batched_appends += batch.entries.len() as u64;
+        }
+        match self.call(Call::AcceptBatch(batch.clone())).await? {
             Answer::Proposal(r) => r,
             _ => wrong_answer(),
         }

@@ -128,6 +128,7 @@ impl World {
                     let answer = match call {
                         Call::Prepare(r) => Answer::Promise(acceptor.prepare(&r).await),
                         Call::Accept(p) => Answer::Proposal(acceptor.accept(&p).await),
+                        Call::AcceptBatch(b) => Answer::Proposal(acceptor.accept_batch(&b).await),
                         Call::Observe(r) => Answer::List(acceptor.accepted_from(&r).await),
                     };
                     world.send_reply(reply, answer);
@@ -163,6 +164,7 @@ impl World {
         let call_ballot = match &call {
             Call::Prepare(r) => Some(r.id),
             Call::Accept(p) => Some(p.id),
+            Call::AcceptBatch(b) => Some(b.id),
             Call::Observe(_) => None,
         };
         let answer = match call {
@@ -171,6 +173,15 @@ impl World {
                 let r = acceptor.with(|a| a.accept(&p));
                 if matches!(&r, Ok(reply) if reply.is_accepted()) {
                     self.vote(to, &p);
+                }
+                Answer::Proposal(r)
+            }
+            Call::AcceptBatch(b) => {
+                let r = acceptor.with(|a| a.accept_batch(&b));
+                if matches!(&r, Ok(reply) if reply.is_accepted()) {
+                    for p in b.proposals() {
+                        self.vote(to, &p);
+                    }
                 }
                 Answer::Proposal(r)
             }

@@ -22,11 +22,17 @@ pub enum Family {
     AncestorLinks,
     /// Many writers on one small cluster, with leases: the contention a log sees in use.
     Contention,
+    /// Many concurrent appenders on each handle: batched accepts and a pipeline of them.
+    Batching,
+    /// Eight competing writers.
+    EightWriters,
+    /// Leaders that pause (cut off from everyone) past their lease and come back.
+    LeaderPause,
 }
 
 impl Family {
     /// Every family.
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 10] = [
         Family::General,
         Family::Restarts,
         Family::LastSlots,
@@ -34,6 +40,9 @@ impl Family {
         Family::Trim,
         Family::AncestorLinks,
         Family::Contention,
+        Family::Batching,
+        Family::EightWriters,
+        Family::LeaderPause,
     ];
 
     /// The family aimed at the hole an injected bug reopens.
@@ -44,6 +53,7 @@ impl Family {
             Mutation::AsyncAcceptorNotCancelSafe => Family::Cancellation,
             Mutation::IgnoresTrimPoint => Family::Trim,
             Mutation::AbsentFrontierMeansZero => Family::AncestorLinks,
+            Mutation::BatchAckedBeforeFsync => Family::Batching,
             _ => Family::Contention,
         }
     }
@@ -134,6 +144,11 @@ pub struct Scenario {
     pub stagger: u64,
     /// Largest pause between two reads of the reader, in ticks.
     pub read_every: u64,
+    /// Concurrent appenders on each writer's one handle (their appends share batches).
+    pub appenders: usize,
+    /// Per fault tick: probability that a writer pauses (every link cut) for longer than a
+    /// leader's wait, and comes back with its lease stale.
+    pub pause: f64,
     /// Tick at which faults stop.
     pub faults_until: u64,
     /// Tick by which every writer must have finished.
@@ -185,6 +200,8 @@ impl Scenario {
             restart_delay: 100,
             stagger: 0,
             read_every: 60,
+            appenders: 1,
+            pause: 0.0,
             faults_until,
             deadline: faults_until + 40_000,
         };
@@ -260,6 +277,33 @@ impl Scenario {
                 loss: rng.f64() * 0.05,
                 acceptor_crash: 0.0,
                 writer_crash: 0.0,
+                ..base
+            },
+            Family::Batching => Scenario {
+                kinds: kinds_from(rng, every_kind, 3),
+                writers: 1 + rng.usize(0..2),
+                values_per_writer: 16 + rng.usize(0..24),
+                appenders: 4 + rng.usize(0..8),
+                loss: rng.f64() * 0.1,
+                acceptor_crash: 0.01 + rng.f64() * 0.04,
+                writer_crash: rng.f64() * 0.01,
+                ..base
+            },
+            Family::EightWriters => Scenario {
+                kinds: kinds_from(rng, sync_kinds, 3),
+                writers: 8,
+                values_per_writer: 2 + rng.usize(0..3),
+                loss: rng.f64() * 0.1,
+                acceptor_crash: rng.f64() * 0.02,
+                ..base
+            },
+            Family::LeaderPause => Scenario {
+                kinds: kinds_from(rng, sync_kinds, 3),
+                writers: 2 + rng.usize(0..2),
+                values_per_writer: 4 + rng.usize(0..4),
+                appenders: 1 + rng.usize(0..3),
+                pause: 0.02 + rng.f64() * 0.05,
+                loss: rng.f64() * 0.05,
                 ..base
             },
             Family::Contention => Scenario {

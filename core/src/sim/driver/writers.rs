@@ -62,6 +62,16 @@ pub(super) async fn writer_task(
             continue;
         }
         let Some(log) = &log else { return };
+        // Several appenders on the one handle at once: their appends share batches.
+        let m = world.scenario.appenders.max(1);
+        futures::future::join_all((0..m).map(|k| appender(world.clone(), w, log.clone(), k, m))).await;
+        return;
+    }
+}
+
+/// Append writer `w`'s values `k, k + m, k + 2m, ...` one after another on `log`.
+async fn appender(world: Rc<World>, w: usize, log: Rc<SimLog>, k: usize, m: usize) {
+    while let Some((i, value)) = world.next_value_of(w, k, m) {
         match log.append(value.clone()).await {
             Ok(entry) => {
                 world.check_learned(&format!("writer {w}'s append"), entry.slot, &entry.value);
@@ -187,6 +197,9 @@ impl World {
             backoff_max: ms(60),
             poll_interval: ms(10),
             seed: Some(self.draw(|rng, _| rng.u64(..))),
+            leader_wait: ms(40),
+            max_batch: 8,
+            pipeline: 3,
         };
         match Proposer::with_config(self.clients(node, writer), ids, SimSleeper(self.clone()), config) {
             Ok(mut p) => {
@@ -331,6 +344,13 @@ impl World {
         let writers = self.writers.borrow();
         let writer = &writers[w];
         writer.done.iter().position(|d| !d).map(|i| (i, writer.values[i].clone()))
+    }
+
+    /// The first value not yet done among writer `w`'s values `k, k + m, ...`.
+    pub(super) fn next_value_of(&self, w: usize, k: usize, m: usize) -> Option<(usize, Vec<u8>)> {
+        let writers = self.writers.borrow();
+        let writer = &writers[w];
+        (k..writer.done.len()).step_by(m.max(1)).find(|&i| !writer.done[i]).map(|i| (i, writer.values[i].clone()))
     }
 
     pub(super) fn mark_done(&self, w: usize, i: usize) {

@@ -1,0 +1,200 @@
+//! Many writers, one log: under contention no append fails (there is no fault), and every
+//! acknowledged append is read back at its slot. Asserted on outcomes, not on time.
+
+#![cfg(all(feature = "std-timer", feature = "file-log"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread;
+
+use synodos::{
+    Acceptor, CounterIdGenerator, Entry, FileLog, LocalAcceptor, Mutation, Proposer, ProposerConfig, ReplicatedLog,
+    StdSleeper,
+};
+
+type Handle<P, A> = ReplicatedLog<LocalAcceptor<P, A>, StdSleeper>;
+
+fn handle<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<P, A>], node: u16) -> Handle<P, A> {
+    let p = Proposer::with_config(
+        acceptors.to_vec(),
+        Arc::new(CounterIdGenerator::new(node)),
+        StdSleeper,
+        ProposerConfig { seed: Some(u64::from(node)), ..ProposerConfig::default() },
+    )
+    .unwrap();
+    ReplicatedLog::new(p)
+}
+
+/// Every acknowledged entry is where it was acknowledged, read back by a fresh reader.
+fn check_read_back<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<P, A>], acked: &[Entry]) {
+    let reader = handle(acceptors, 60_000);
+    let top = acked.iter().map(|e| e.slot).max().unwrap_or(0);
+    let mut log = BTreeMap::new();
+    let mut next = 0;
+    while next <= top {
+        let entries = futures::executor::block_on(reader.read(next, 1024)).unwrap();
+        assert!(!entries.is_empty(), "the log reads on from slot {next}");
+        for e in entries {
+            next = e.slot + 1;
+            log.insert(e.slot, e.value);
+        }
+    }
+    for e in acked {
+        assert_eq!(log.get(&e.slot), Some(&e.value), "acknowledged at slot {}", e.slot);
+    }
+}
+
+/// `handles` separate handles on threads, each appending `per` unique values. Returns what
+/// was acknowledged and how many appends failed.
+fn separate_handles<P, A>(
+    acceptors: &[LocalAcceptor<P, A>],
+    handles: u16,
+    per: usize,
+    mutation: Option<Mutation>,
+) -> (Vec<Entry>, usize)
+where
+    P: synodos::Log + Send + 'static,
+    A: synodos::Log + Send + 'static,
+{
+    let threads: Vec<_> = (0..handles)
+        .map(|h| {
+            let mut log = handle(acceptors, h + 1);
+            log.set_mutation(mutation);
+            thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut failed = 0;
+                for i in 0..per {
+                    match log.append_blocking(format!("h{h}-{i}").into_bytes()) {
+                        Ok(e) => acked.push(e),
+                        Err(e) => {
+                            if failed == 0 && std::env::var("SHOW").is_ok() {
+                                eprintln!("handle {h}: {e}");
+                            }
+                            failed += 1
+                        }
+                    }
+                }
+                (acked, failed)
+            })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    for t in threads {
+        let (a, f) = t.join().unwrap();
+        acked.extend(a);
+        failed += f;
+    }
+    (acked, failed)
+}
+
+/// `threads` threads on one shared handle, each appending `per` unique values.
+fn one_handle<P, A>(acceptors: &[LocalAcceptor<P, A>], threads: usize, per: usize) -> (Vec<Entry>, usize)
+where
+    P: synodos::Log + Send + 'static,
+    A: synodos::Log + Send + 'static,
+{
+    let log = Arc::new(handle(acceptors, 1));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let log = log.clone();
+            thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut failed = 0;
+                for i in 0..per {
+                    match log.append_blocking(format!("t{t}-{i}").into_bytes()) {
+                        Ok(e) => acked.push(e),
+                        Err(_) => failed += 1,
+                    }
+                }
+                (acked, failed)
+            })
+        })
+        .collect();
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    for w in workers {
+        let (a, f) = w.join().unwrap();
+        acked.extend(a);
+        failed += f;
+    }
+    (acked, failed)
+}
+
+fn memory() -> Vec<LocalAcceptor> {
+    (0..3).map(|_| LocalAcceptor::in_memory()).collect()
+}
+
+fn files(dir: &std::path::Path) -> Vec<LocalAcceptor<FileLog, FileLog>> {
+    (0..3)
+        .map(|i| {
+            let p = FileLog::open(dir.join(format!("a{i}/promises"))).unwrap();
+            let a = FileLog::open(dir.join(format!("a{i}/accepts"))).unwrap();
+            LocalAcceptor::new(Acceptor::new(p, a).unwrap())
+        })
+        .collect()
+}
+
+fn assert_unique_slots(acked: &[Entry]) {
+    let mut slots: Vec<_> = acked.iter().map(|e| e.slot).collect();
+    slots.sort_unstable();
+    let n = slots.len();
+    slots.dedup();
+    assert_eq!(slots.len(), n, "two acknowledged appends at one slot");
+}
+
+#[test]
+fn sixty_four_handles_append_fifty_each_in_memory_and_none_fails() {
+    let acceptors = memory();
+    let (acked, failed) = separate_handles(&acceptors, 64, 50, None);
+    assert_eq!(failed, 0, "appends failed with no fault");
+    assert_eq!(acked.len(), 64 * 50);
+    assert_unique_slots(&acked);
+    check_read_back(&acceptors, &acked);
+}
+
+#[test]
+fn two_hundred_fifty_six_threads_on_one_handle_in_memory_and_none_fails() {
+    let acceptors = memory();
+    let (acked, failed) = one_handle(&acceptors, 256, 20);
+    assert_eq!(failed, 0);
+    assert_eq!(acked.len(), 256 * 20);
+    assert_unique_slots(&acked);
+    check_read_back(&acceptors, &acked);
+}
+
+#[test]
+fn on_file_logs_sixteen_handles_and_256_threads_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let acceptors = files(dir.path());
+    let (acked, failed) = separate_handles(&acceptors, 16, 20, None);
+    assert_eq!(failed, 0);
+    assert_eq!(acked.len(), 16 * 20);
+    let (more, failed) = one_handle(&acceptors, 256, 4);
+    assert_eq!(failed, 0);
+    let all: Vec<Entry> = acked.into_iter().chain(more).collect();
+    assert_unique_slots(&all);
+    check_read_back(&acceptors, &all);
+}
+
+/// The follower rule is what keeps contention from failing appends: without it (proposers
+/// that lose to a leader start a higher ballot at once), handles duel and appends fail.
+#[test]
+fn without_deferring_to_the_leader_handles_duel_and_appends_fail() {
+    let acceptors = memory();
+    let (_, failed) = separate_handles(&acceptors, 64, 50, Some(Mutation::FollowerIgnoresLeader));
+    assert!(failed > 0, "the duelling handles should have exhausted their attempts somewhere");
+}
+
+/// The full-size run on FileLogs (minutes: `cargo test --release -p synodos --test contention -- --ignored`).
+#[test]
+#[ignore = "minutes of fsyncs; run by make bench-log's companion check"]
+fn on_file_logs_sixty_four_handles_append_fifty_each_and_none_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let acceptors = files(dir.path());
+    let (acked, failed) = separate_handles(&acceptors, 64, 50, None);
+    assert_eq!(failed, 0);
+    assert_unique_slots(&acked);
+    check_read_back(&acceptors, &acked);
+}
