@@ -29,6 +29,12 @@ bench-rust: setup-rust
 bench-filelog: setup-rust
 	$(CARGO) bench -p synodos --bench file_log
 
+# 64 separate handles x 50 appends each on FileLogs (minutes): every append succeeds and is
+# read back at its slot.
+.PHONY: contention-long
+contention-long: setup-rust
+	$(CARGO) test --release -p synodos --test contention -- --ignored --nocapture
+
 # The long kill -9 run: 10,000 kills of an acceptor on FileLogs; prints
 # "crash: cycles N, acknowledged N, lost N" (lost must be 0).
 .PHONY: crash-long

@@ -187,9 +187,10 @@ fn without_deferring_to_the_leader_handles_duel_and_appends_fail() {
     assert!(failed > 0, "the duelling handles should have exhausted their attempts somewhere");
 }
 
-/// The full-size run on FileLogs (minutes: `cargo test --release -p synodos --test contention -- --ignored`).
+/// The full-size run on FileLogs: minutes of fsyncs, so it is `make contention-long`
+/// (`cargo test --release -p synodos --test contention -- --ignored`), not `make test`.
 #[test]
-#[ignore = "minutes of fsyncs; run by make bench-log's companion check"]
+#[ignore = "minutes of fsyncs: make contention-long runs it"]
 fn on_file_logs_sixty_four_handles_append_fifty_each_and_none_fails() {
     let dir = tempfile::tempdir().unwrap();
     let acceptors = files(dir.path());

@@ -56,7 +56,7 @@ impl Default for ProposerConfig {
             backoff_max: Duration::from_millis(200),
             poll_interval: Duration::from_millis(10),
             seed: None,
-            leader_wait: Duration::from_millis(5),
+            leader_wait: Duration::from_millis(10),
             max_batch: 256,
             pipeline: 4,
         }
@@ -206,7 +206,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             if defer && deferrals < MAX_DEFERRALS {
                 // Another node leads: let it work, then take over (no duel, no attempt spent).
                 deferrals += 1;
-                self.defer_to_leader().await;
+                self.defer_to_leader(deferrals).await;
             } else {
                 attempt += 1;
                 if attempt > 1 && !std::mem::take(&mut lost_to_self) {
@@ -383,9 +383,13 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         }
     }
 
-    /// Wait while another node's ballot leads (see [`ProposerConfig::leader_wait`]).
-    async fn defer_to_leader(&self) {
-        let most = u64::try_from(self.config.leader_wait.as_micros()).unwrap_or(u64::MAX);
+    /// Wait while another node's ballot leads (see [`ProposerConfig::leader_wait`]). The
+    /// wait doubles every four deferrals of one decision, up to 64 times: under many
+    /// competing writers, fewer take-overs leave each leader time to finish its work.
+    async fn defer_to_leader(&self, deferrals: u32) {
+        let most = u64::try_from(self.config.leader_wait.as_micros())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1 << (deferrals / 4).min(6));
         let micros = match self.rng.lock() {
             Ok(mut rng) => rng.u64(most / 2..=most),
             Err(_) => most,
