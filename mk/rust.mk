@@ -25,6 +25,13 @@ sim-long: setup-rust
 bench-rust: setup-rust
 	$(CARGO) bench -p synodos --bench throughput
 
+# Many writers, one log: raw fsync rate, then appends/s, p50/p99 and failures for 1..256
+# threads on one handle and 1/16/64 separate handles, memory and FileLog acceptors.
+.PHONY: bench-log
+BENCH_LOG_SECONDS ?= 3
+bench-log: setup-rust
+	$(CARGO) run --release -q -p synodos --example bench_log -- $(BENCH_LOG_SECONDS)
+
 # Raw write+fdatasync vs FileLog unbatched and in batches of 16 and 64; recovery speed.
 bench-filelog: setup-rust
 	$(CARGO) bench -p synodos --bench file_log

@@ -1,0 +1,179 @@
+//! Appends/s and latency of `ReplicatedLog` under many writers, in one process:
+//! `cargo run --release -p synodos --example bench_log -- [seconds per row]`.
+//!
+//! Rows: the raw `write` + `fdatasync` rate of this disk; then, on three in-process acceptors
+//! over memory logs and over `FileLog`s (in a temporary directory on the same disk), appends
+//! from 1, 4, 16, 64 and 256 writer threads on one shared handle, and from 1, 16 and 64
+//! separate handles (one thread each). Each row prints appends/s, p50 and p99 latency and
+//! failed appends; the ratios the targets speak of are printed at the end.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use synodos::{Acceptor, CounterIdGenerator, FileLog, LocalAcceptor, Log, Proposer, ReplicatedLog, StdSleeper};
+
+struct Row {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    failed: u64,
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q) as usize]
+}
+
+/// Run `threads` writers for `secs`, each appending through `handle_of(thread)`.
+fn run<F, L>(threads: usize, secs: f64, handle_of: F) -> Row
+where
+    F: Fn(usize) -> Arc<L>,
+    L: Appender + Send + Sync + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (stop, latencies, failed, log) = (stop.clone(), latencies.clone(), failed.clone(), handle_of(t));
+            thread::spawn(move || {
+                let mut mine = Vec::new();
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let at = Instant::now();
+                    if log
+                        .append(format!("t{t}-{i}-0123456789abcdef0123456789abcdef0123456789ab").into_bytes())
+                        .is_err()
+                    {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    mine.push(at.elapsed());
+                    i += 1;
+                }
+                if let Ok(mut all) = latencies.lock() {
+                    all.extend(mine);
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    all.sort_unstable();
+    Row {
+        rate: all.len() as f64 / elapsed,
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        failed: failed.load(Ordering::Relaxed),
+    }
+}
+
+trait Appender {
+    fn append(&self, v: Vec<u8>) -> synodos::Result<()>;
+}
+
+impl<P: Log, A: Log> Appender for ReplicatedLog<LocalAcceptor<P, A>, StdSleeper> {
+    fn append(&self, v: Vec<u8>) -> synodos::Result<()> {
+        self.append_blocking(v).map(|_| ())
+    }
+}
+
+fn handle<P: Log, A: Log>(
+    acceptors: &[LocalAcceptor<P, A>],
+    node: u16,
+) -> ReplicatedLog<LocalAcceptor<P, A>, StdSleeper> {
+    let p = Proposer::new(acceptors.to_vec(), CounterIdGenerator::new(node), StdSleeper)
+        .unwrap_or_else(|e| panic!("proposer: {e}"));
+    ReplicatedLog::new(p)
+}
+
+fn print(name: &str, r: &Row) {
+    println!(
+        "{name:<44} {:>11.0} appends/s   p50 {:>9.1} us   p99 {:>9.1} us   failed {}",
+        r.rate,
+        r.p50.as_secs_f64() * 1e6,
+        r.p99.as_secs_f64() * 1e6,
+        r.failed
+    );
+}
+
+fn raw_fsync(dir: &std::path::Path, secs: f64) -> f64 {
+    let mut f = std::fs::File::create(dir.join("raw")).unwrap_or_else(|e| panic!("raw file: {e}"));
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed().as_secs_f64() < secs {
+        let _ = f.write_all(&[7u8; 64]);
+        let _ = f.sync_data();
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+fn main() {
+    let secs: f64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(3.0);
+    let dir = tempfile::tempdir().unwrap();
+    println!("machine: {} CPUs; {secs} s per row; 3 in-process acceptors; 52-byte values", num_cpus());
+    let fsync = raw_fsync(dir.path(), secs);
+    println!("{:<44} {:>11.0} writes/s", "raw write + fdatasync", fsync);
+    let mut one_writer_file = 0.0;
+    for (kind, durable) in [("memory", false), ("FileLog", true)] {
+        for threads in [1usize, 4, 16, 64, 256] {
+            let row = if durable {
+                let d = tempfile::tempdir_in(dir.path()).unwrap();
+                let acceptors = files(d.path());
+                let log = Arc::new(handle(&acceptors, 1));
+                run(threads, secs, move |_| log.clone())
+            } else {
+                let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+                let log = Arc::new(handle(&acceptors, 1));
+                run(threads, secs, move |_| log.clone())
+            };
+            if durable && threads == 1 {
+                one_writer_file = row.rate;
+            }
+            print(&format!("{kind}, {threads} threads on one handle"), &row);
+            if durable && threads > 1 {
+                println!("{:<44} {:>10.1}x the 1-writer rate", "", row.rate / one_writer_file.max(1e-9));
+            }
+        }
+        for handles in [1usize, 16, 64] {
+            let row = if durable {
+                let d = tempfile::tempdir_in(dir.path()).unwrap();
+                let acceptors = files(d.path());
+                let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
+                run(handles, secs, move |t| logs[t].clone())
+            } else {
+                let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+                let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
+                run(handles, secs, move |t| logs[t].clone())
+            };
+            print(&format!("{kind}, {handles} separate handles"), &row);
+        }
+    }
+    println!("FileLog, 1 writer / raw fsync: {:.2}", one_writer_file / fsync.max(1e-9));
+}
+
+fn files(dir: &std::path::Path) -> Vec<LocalAcceptor<FileLog, FileLog>> {
+    (0..3)
+        .map(|i| {
+            let p = FileLog::open(dir.join(format!("a{i}/p"))).unwrap_or_else(|e| panic!("{e}"));
+            let a = FileLog::open(dir.join(format!("a{i}/a"))).unwrap_or_else(|e| panic!("{e}"));
+            LocalAcceptor::new(Acceptor::new(p, a).unwrap_or_else(|e| panic!("{e}")))
+        })
+        .collect()
+}
+
+fn num_cpus() -> usize {
+    thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
