@@ -7,6 +7,7 @@
 //! separate handles (one thread each). Each row prints appends/s, p50 and p99 latency and
 //! failed appends; the ratios the targets speak of are printed at the end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark program: it stops on the first setup error
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
