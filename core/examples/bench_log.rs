@@ -31,12 +31,23 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Run `threads` writers for `secs`, each appending through `handle_of(thread)`.
-fn run<F, L>(threads: usize, secs: f64, handle_of: F) -> Row
+fn run<F, L>(threads: usize, secs: f64, handle_of: F, trim: impl Fn() + Send + 'static) -> Row
 where
     F: Fn(usize) -> Arc<L>,
     L: Appender + Send + Sync + 'static,
 {
     let stop = Arc::new(AtomicBool::new(false));
+    // What an application does once it has applied the log: trim it, so that memory stays
+    // flat however long the run.
+    let trimmer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(50));
+                trim();
+            }
+        })
+    };
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
@@ -68,6 +79,7 @@ where
     for w in workers {
         let _ = w.join();
     }
+    let _ = trimmer.join();
     let elapsed = started.elapsed().as_secs_f64();
     let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     all.sort_unstable();
@@ -96,6 +108,23 @@ fn handle<P: Log, A: Log>(
     let p = Proposer::new(acceptors.to_vec(), CounterIdGenerator::new(node), StdSleeper)
         .unwrap_or_else(|e| panic!("proposer: {e}"));
     ReplicatedLog::new(p)
+}
+
+/// Trim every acceptor below what `probe` (a handle) has seen chosen, less a margin.
+fn trimmer<P: Log + Send + 'static, A: Log + Send + 'static>(
+    acceptors: &[LocalAcceptor<P, A>],
+    probe: Arc<ReplicatedLog<LocalAcceptor<P, A>, StdSleeper>>,
+) -> impl Fn() + Send + 'static {
+    let acceptors = acceptors.to_vec();
+    move || {
+        let below = probe.next_slot().saturating_sub(100_000);
+        if below == 0 {
+            return;
+        }
+        for a in &acceptors {
+            let _ = a.with(|a| a.trim(below));
+        }
+    }
 }
 
 fn print(name: &str, r: &Row) {
@@ -134,11 +163,13 @@ fn main() {
                 let d = tempfile::tempdir_in(dir.path()).unwrap();
                 let acceptors = files(d.path());
                 let log = Arc::new(handle(&acceptors, 1));
-                run(threads, secs, move |_| log.clone())
+                let trim = trimmer(&acceptors, log.clone());
+                run(threads, secs, move |_| log.clone(), trim)
             } else {
                 let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
                 let log = Arc::new(handle(&acceptors, 1));
-                run(threads, secs, move |_| log.clone())
+                let trim = trimmer(&acceptors, log.clone());
+                run(threads, secs, move |_| log.clone(), trim)
             };
             if durable && threads == 1 {
                 one_writer_file = row.rate;
@@ -153,11 +184,13 @@ fn main() {
                 let d = tempfile::tempdir_in(dir.path()).unwrap();
                 let acceptors = files(d.path());
                 let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
-                run(handles, secs, move |t| logs[t].clone())
+                let trim = trimmer(&acceptors, logs[0].clone());
+                run(handles, secs, move |t| logs[t].clone(), trim)
             } else {
                 let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
                 let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
-                run(handles, secs, move |t| logs[t].clone())
+                let trim = trimmer(&acceptors, logs[0].clone());
+                run(handles, secs, move |t| logs[t].clone(), trim)
             };
             print(&format!("{kind}, {handles} separate handles"), &row);
         }

@@ -59,6 +59,9 @@ pub struct ReplicatedLog<C, S> {
     lease: Mutex<Option<Lease>>,
     /// Concurrent appends waiting to go out together, and the batches in flight.
     batcher: Mutex<Batcher>,
+    /// Held by the flight that runs phase 1 to take the lead: one at a time per handle, so
+    /// the flights of one handle never duel each other with fresh ballots.
+    leading: futures::lock::Mutex<()>,
 }
 
 /// Appends waiting for a batch, and the pipeline of batches in flight.
@@ -125,6 +128,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             next_slot: AtomicU64::new(slot),
             lease: Mutex::new(None),
             batcher: Mutex::new(Batcher::default()),
+            leading: futures::lock::Mutex::new(()),
         }
     }
 
@@ -259,9 +263,14 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 }
             }
             // No lease (or one append): the first goes alone, and takes the lead with its
-            // phase 1; the rest follow under that lease.
+            // phase 1 (one flight at a time does); the rest follow under that lease.
             let q = batch.remove(0);
-            let answer = self.append_one(q.value).await;
+            let answer = if lease.is_some() {
+                self.append_one(q.value).await
+            } else {
+                let _lead = self.leading.lock().await;
+                self.append_one(q.value).await
+            };
             let _ = q.reply.send(answer);
         }
     }
@@ -315,6 +324,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// Decide `slot` with `value` (phase 1 adopts what a majority may hold there); append it
     /// afresh if another value is chosen there.
     async fn append_at(&self, slot: Slot, value: Vec<u8>) -> Result<Entry> {
+        let _lead = self.leading.lock().await;
         match self.proposer.decide(slot, value.clone(), None).await {
             Ok(decision) => {
                 self.set_lease(decision.lease);
@@ -363,6 +373,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             self.next_slot.fetch_max(after, Ordering::SeqCst);
             if decision.value == value {
                 return Ok(Entry { slot, value: decision.value });
+            }
+            // Another writer's slot: go on past everything the acceptors already hold (slots
+            // below their frontier are taken, or holes a reader will fill), not slot by slot.
+            if let Some(frontier) = decision.frontier.filter(|f| *f <= LAST_SLOT.saturating_add(1)) {
+                self.next_slot.fetch_max(frontier, Ordering::SeqCst);
             }
         }
     }

@@ -100,6 +100,10 @@ pub struct Decision {
     pub value: Vec<u8>,
     /// Whether this proposer may skip phase 1 on later slots, and from which one.
     pub lease: Option<Lease>,
+    /// The highest `frontier` the granting acceptors reported (one past the highest slot any
+    /// of them accepted anything at), when phase 1 ran and every one of them said: where a
+    /// writer that lost this slot can go on, rather than try the taken slots one by one.
+    pub frontier: Option<Slot>,
 }
 
 /// An acceptor's answer in either phase: non-zero `promised` means it refused.
@@ -219,11 +223,17 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
                     Progress::Chosen(_) => {
-                        return Ok(Decision { value: proposal.value, lease: lease.beyond(slot, self.mutation) });
+                        return Ok(Decision {
+                            value: proposal.value,
+                            lease: lease.beyond(slot, self.mutation),
+                            frontier: None,
+                        });
                     }
                     Progress::Failed { promised } => {
                         self.ids.observe(promised);
-                        lost_to_leader = promised > lease.ballot() && only_refused(&failures);
+                        lost_to_leader = !same_node(promised, lease.ballot())
+                            && promised > lease.ballot()
+                            && only_refused(&failures);
                     }
                     Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
                     Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
@@ -250,10 +260,14 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 Progress::Accept(proposal) => {
                     let next_lease = round.lease().map(|l| l.owned_by(self.owner));
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
-                        Progress::Chosen(_) => return Ok(Decision { value: proposal.value, lease: next_lease }),
+                        Progress::Chosen(_) => {
+                            let frontier = round.frontier();
+                            return Ok(Decision { value: proposal.value, lease: next_lease, frontier });
+                        }
                         Progress::Failed { promised } => {
                             self.ids.observe(promised);
-                            lost_to_leader = promised > ballot && only_refused(&failures);
+                            lost_to_leader =
+                                !same_node(promised, ballot) && promised > ballot && only_refused(&failures);
                         }
                         Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),
                         Progress::Violation(what) => return Err(Error::ProtocolViolation(what)),
@@ -265,7 +279,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     self.ids.observe(promised);
                     // Once per decision, so a generator of another layout cannot spin.
                     lost_to_self = attempt == 1 && same_node(promised, ballot);
-                    lost_to_leader = !lost_to_self && promised > ballot && only_refused(&failures);
+                    // (Not to this node's own newer ballot: that is a retry of ours, not a leader.)
+                    lost_to_leader = !same_node(promised, ballot) && promised > ballot && only_refused(&failures);
                     None
                 }
                 Progress::Trimmed { first } => return Err(Error::Trimmed { slot, first }),

@@ -304,6 +304,12 @@ impl Attempt {
         Self::leased_with(acceptors, slot, lease, value, mutation, true)
     }
 
+    /// After phase 1: the highest `frontier` the granting acceptors reported, if every one
+    /// of them reported one.
+    pub fn frontier(&self) -> Option<Slot> {
+        self.frontier.filter(|_| self.prepared)
+    }
+
     /// The ballot of this attempt.
     pub fn ballot(&self) -> Ballot {
         self.ballot
