@@ -1,0 +1,2 @@
+//! The network benchmark (written next).
+fn main() {}

@@ -1,0 +1,25 @@
+//! The clients' background runtime: a small multi-threaded tokio runtime of this library's
+//! own, made on first use and shared by every [`HttpAcceptor`](crate::HttpAcceptor) that is
+//! not given another. Callers on any executor (or none) reach it through channels.
+
+use std::sync::OnceLock;
+
+use tokio::runtime::{Handle, Runtime};
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+/// The shared runtime's handle (made on first call).
+pub(crate) fn shared() -> Result<Handle, String> {
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("synodos-net-client")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client's runtime: {e}"))
+    });
+    match rt {
+        Ok(rt) => Ok(rt.handle().clone()),
+        Err(e) => Err(e.clone()),
+    }
+}
