@@ -116,6 +116,12 @@ pub struct Info {
     /// See `requests`.
     #[serde(default)]
     pub batches: u64,
+    /// HTTP requests received over HTTP/1.x and over HTTP/2 (every route).
+    #[serde(default)]
+    pub http1_requests: u64,
+    /// See `http1_requests`.
+    #[serde(default)]
+    pub http2_requests: u64,
     /// Whether the acceptor stopped after a storage failure (it then refuses everything).
     #[serde(default)]
     pub closed: bool,

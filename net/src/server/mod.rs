@@ -7,7 +7,7 @@ mod routes;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -409,6 +409,8 @@ where
         limits: limits.clone(),
         draining: AtomicBool::new(false),
         observers: AtomicUsize::new(0),
+        http1: AtomicU64::new(0),
+        http2: AtomicU64::new(0),
     });
     let (done_tx, done_rx) = futures::channel::oneshot::channel();
     let tls = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));

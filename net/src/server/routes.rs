@@ -2,7 +2,7 @@
 //! and the answer.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,6 +31,9 @@ pub(crate) struct State {
     pub draining: AtomicBool,
     /// Live observe streams.
     pub observers: AtomicUsize,
+    /// Requests received, by HTTP version.
+    pub http1: AtomicU64,
+    pub http2: AtomicU64,
 }
 
 const ALLOWED_HEADERS: &str = "authorization, content-type, synodos-cluster, synodos-acceptor";
@@ -73,6 +76,11 @@ fn allowed_origin(state: &State, headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    match req.version() {
+        http::Version::HTTP_2 => &state.http2,
+        _ => &state.http1,
+    }
+    .fetch_add(1, Ordering::Relaxed);
     let origin = allowed_origin(&state, req.headers());
     // A CORS preflight carries no token (browsers never send one): answer it first.
     if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
@@ -294,6 +302,8 @@ fn info(state: &State) -> Response<Body> {
         observers: s.observers.load(Ordering::Relaxed),
         requests: s.requests.load(Ordering::Relaxed),
         batches: s.batches.load(Ordering::Relaxed),
+        http1_requests: state.http1.load(Ordering::Relaxed),
+        http2_requests: state.http2.load(Ordering::Relaxed),
         closed: s.failed.load(Ordering::Relaxed),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
