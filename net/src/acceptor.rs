@@ -122,7 +122,6 @@ pub(crate) struct Status {
     pub promised: AtomicU64,
     pub frontier: AtomicU64,
     pub trimmed: AtomicU64,
-    pub observers: AtomicU64,
     pub requests: AtomicU64,
     pub batches: AtomicU64,
     /// Set after a storage failure: the acceptor refuses everything.
@@ -375,7 +374,6 @@ impl<P: Log, A: Log> Worker<P, A> {
         s.promised.store(core.promised(), Ordering::Relaxed);
         s.frontier.store(core.frontier(), Ordering::Relaxed);
         s.trimmed.store(core.trimmed_below(), Ordering::Relaxed);
-        s.observers.store(self.observers.len() as u64, Ordering::Relaxed);
     }
 }
 

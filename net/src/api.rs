@@ -106,7 +106,7 @@ pub struct Info {
     /// Slots below this were trimmed.
     #[serde(default)]
     pub trimmed: Slot,
-    /// Live observe streams.
+    /// Observe streams being served (ranges and live tails).
     #[serde(default)]
     pub observers: u64,
     /// Requests served by the acceptor, and the batches they were written in (group commit:

@@ -1,6 +1,7 @@
 //! Three `synodos serve` processes on FileLogs, a Proposer and a ReplicatedLog over three
 //! HttpAcceptors: they agree; one server is killed with kill -9 and they go on; it restarts
 //! from its data directory and serves what it had promised and accepted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

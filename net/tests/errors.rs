@@ -2,6 +2,7 @@
 //! wrong cluster, 413 oversized body, 415 content type, 500 storage (then closed), 503
 //! draining and too many streams; a duplicate acceptor id, a non-loopback bind without TLS, a
 //! slowloris client; and CORS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

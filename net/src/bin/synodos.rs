@@ -193,7 +193,7 @@ fn run_serve(args: ServeArgs) -> Result<(), Fatal> {
         Some(dir) => {
             let lock = data_dir::lock(dir)?;
             data_dir::check_identity(dir, args.id, &args.cluster)?;
-            let acceptor = ServedAcceptor::open_dir(dir).map_err(|e| open_failure(dir, e))?;
+            let acceptor = ServedAcceptor::open_dir(dir).map_err(|e| open_failure(dir, args.id, e))?;
             let server = serve(acceptor, addr, options).map_err(net_error)?;
             wait_then_stop(server, &args, Some(lock))
         }
@@ -228,7 +228,7 @@ fn wait_for_signal() -> std::io::Result<&'static str> {
     })
 }
 
-fn open_failure(dir: &Path, e: synodos::Error) -> Fatal {
+fn open_failure(dir: &Path, id: u64, e: synodos::Error) -> Fatal {
     let text = e.to_string();
     if text.contains("already open") {
         return Fatal::new(5, format!("{text}: stop the other server using {}, or use another --data", dir.display()));
@@ -237,7 +237,7 @@ fn open_failure(dir: &Path, e: synodos::Error) -> Fatal {
         4,
         format!(
             "cannot open the acceptor's data in {}: {text}; this acceptor must not vote with damaged \
-             state: restore the directory from a backup, or retire acceptor id and start a new \
+             state: restore the directory from a backup, or retire acceptor {id} and start a new \
              acceptor with a fresh directory and a new --id",
             dir.display()
         ),

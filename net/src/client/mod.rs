@@ -282,8 +282,16 @@ impl std::fmt::Debug for HttpAcceptor {
 
 static INSTANCES: AtomicU64 = AtomicU64::new(1);
 
+/// A transport error naming the URL, with the whole chain of causes in its message (hyper's
+/// own says only "client error (Connect)"; the reason is further down).
 fn transport(url: &str, what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Transport { message: format!("{url}: {what}: {e}"), cause: Some(Arc::new(e)) }
+    let mut message = format!("{url}: {what}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Error::Transport { message, cause: Some(Arc::new(e)) }
 }
 
 impl HttpAcceptor {
@@ -409,7 +417,9 @@ impl HttpAcceptor {
     /// come out as `Err` items, and a refusal (401, 403) ends it. A proposal with ballot 0 is
     /// a trim marker. Delivery is at least once: a reconnect can repeat a proposal.
     pub fn observe_stream(&self, from: Slot, follow: bool) -> ObserveStream {
-        let (tx, rx) = mpsc::channel(256);
+        // Small: a reader that stops reading should fall behind at the server (and be cut
+        // off there) rather than have megabytes queued here.
+        let (tx, rx) = mpsc::channel(16);
         let inner = self.inner.clone();
         let task = self.inner.runtime.spawn(observe_task(inner, from, follow, tx));
         ObserveStream { rx, task: task.abort_handle() }

@@ -299,7 +299,7 @@ fn info(state: &State) -> Response<Body> {
         promised: s.promised.load(Ordering::Relaxed),
         frontier: s.frontier.load(Ordering::Relaxed),
         trimmed: s.trimmed.load(Ordering::Relaxed),
-        observers: s.observers.load(Ordering::Relaxed),
+        observers: state.observers.load(Ordering::Relaxed) as u64,
         requests: s.requests.load(Ordering::Relaxed),
         batches: s.batches.load(Ordering::Relaxed),
         http1_requests: state.http1.load(Ordering::Relaxed),

@@ -1,6 +1,6 @@
 //! Shared by the network tests: `synodos serve` processes that are killed by pid whatever
 //! happens, raw HTTP/1.1 on a socket, test certificates.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
