@@ -29,10 +29,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(id: u64, data: Option<&std::path::Path>) -> Server {
+    fn start(id: u64, data: Option<&std::path::Path>, threads: usize) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_synodos"));
         cmd.args(["serve", "--id", &id.to_string(), "--cluster", "bench", "--listen", "127.0.0.1:0"]);
-        cmd.args(["--log-level", "warn"]);
+        cmd.args(["--log-level", "warn", "--threads", &threads.to_string()]);
         match data {
             Some(dir) => cmd.arg("--data").arg(dir),
             None => cmd.arg("--memory"),
@@ -102,7 +102,15 @@ fn rtt(url: &str, h2: bool, for_: Duration) -> Duration {
 }
 
 fn clients(servers: &[Server], version: HttpVersion) -> Vec<HttpAcceptor> {
-    let options = ClientOptions::new().cluster("bench").http_version(version);
+    clients_on(servers, version, None)
+}
+
+/// Clients whose I/O runs on `runtime` (the proposer's own) instead of the library's.
+fn clients_on(servers: &[Server], version: HttpVersion, runtime: Option<tokio::runtime::Handle>) -> Vec<HttpAcceptor> {
+    let mut options = ClientOptions::new().cluster("bench").http_version(version);
+    if let Some(h) = runtime {
+        options = options.runtime(h);
+    }
     servers.iter().map(|s| HttpAcceptor::new(&s.url, options.clone()).unwrap()).collect()
 }
 
@@ -111,9 +119,11 @@ fn config() -> ProposerConfig {
 }
 
 /// One proposer, one decision at a time, fresh slots (prepare + accept): decisions/s and
-/// mean latency.
-fn one_in_flight(clients: Vec<HttpAcceptor>, first_slot: u64, for_: Duration) -> (f64, Duration, u64) {
+/// mean latency. With `same_runtime`, the clients' I/O runs on the proposer's runtime.
+fn one_in_flight(servers: &[Server], version: HttpVersion, same_runtime: bool, for_: Duration) -> (f64, Duration) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let clients = clients_on(servers, version, same_runtime.then(|| rt.handle().clone()));
+    let first_slot = 0;
     rt.block_on(async {
         let p = Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(1)), TokioSleeper, config()).unwrap();
         let value = vec![0x42u8; 16];
@@ -129,7 +139,7 @@ fn one_in_flight(clients: Vec<HttpAcceptor>, first_slot: u64, for_: Duration) ->
             n += 1;
         }
         let e = start.elapsed();
-        (n as f64 / e.as_secs_f64(), e / n.max(1) as u32, slot)
+        (n as f64 / e.as_secs_f64(), e / n.max(1) as u32)
     })
 }
 
@@ -215,52 +225,68 @@ fn main() {
     // decisions far up the log would deny a later ReplicatedLog its lease (an acceptor's
     // frontier beyond its slot), and a log's entries would make the next log learn them first.
     let dirs = std::sync::atomic::AtomicUsize::new(0);
-    let three = |files: bool| -> Vec<Server> {
+    let three = |files: bool, threads: usize| -> Vec<Server> {
         let n = dirs.fetch_add(1, Ordering::Relaxed);
         (1..=3)
             .map(|id| {
                 let dir = tmp.path().join(format!("w{n}-a{id}"));
-                Server::start(id, files.then_some(dir.as_path()))
+                Server::start(id, files.then_some(dir.as_path()), threads)
             })
             .collect()
     };
-    let memory = three(false);
+    let memory = three(false, 2);
     let rtt_h1 = rtt(&memory[0].url, false, for_);
     let rtt_h2 = rtt(&memory[0].url, true, for_);
     println!("HTTP round trip to /healthz: HTTP/1.1 {}, h2c {}", us(rtt_h1), us(rtt_h2));
-    let (mem1, mem1_lat, _) = one_in_flight(clients(&memory, HttpVersion::Http1), 0, for_);
-    println!(
-        "memory logs, 1 in flight (Proposer, prepare+accept), HTTP/1.1: {mem1:.0} decisions/s, {} each",
-        us(mem1_lat)
-    );
+    let (mem1, mem1_lat) = one_in_flight(&memory, HttpVersion::Http1, false, for_);
     drop(memory);
-    let (mem1h2, mem1h2_lat, _) = one_in_flight(clients(&three(false), HttpVersion::Http2), 0, for_);
-    println!("memory logs, 1 in flight, h2c: {mem1h2:.0} decisions/s, {} each", us(mem1h2_lat));
-    let (mem64, mem64_failed) = in_flight(clients(&three(false), HttpVersion::Http1), 2, 64, for_);
-    println!("memory logs, 64 in flight (ReplicatedLog appends), HTTP/1.1: {mem64:.0}/s, {mem64_failed} failed");
-    let (mem64h2, mem64h2_failed) = in_flight(clients(&three(false), HttpVersion::Http2), 3, 64, for_);
-    println!("memory logs, 64 in flight, h2c: {mem64h2:.0}/s, {mem64h2_failed} failed");
+    println!("memory, 1 in flight (Proposer, prepare+accept), HTTP/1.1: {mem1:.0} decisions/s, {} each", us(mem1_lat));
+    let (mem1h2, mem1h2_lat) = one_in_flight(&three(false, 2), HttpVersion::Http2, false, for_);
+    println!("memory, 1 in flight, h2c: {mem1h2:.0} decisions/s, {} each", us(mem1h2_lat));
+    let (mem1t, mem1t_lat) = one_in_flight(&three(false, 1), HttpVersion::Http1, true, for_);
+    println!("memory, 1 in flight, HTTP/1.1, tuned (servers --threads 1, clients on the proposer's runtime): {mem1t:.0} decisions/s, {} each", us(mem1t_lat));
+    let (mem64, mem64_failed) = in_flight(clients(&three(false, 2), HttpVersion::Http1), 2, 64, for_);
+    println!("memory, 64 in flight (ReplicatedLog appends), HTTP/1.1: {mem64:.0}/s, {mem64_failed} failed");
+    let (mem64h2, mem64h2_failed) = in_flight(clients(&three(false, 2), HttpVersion::Http2), 3, 64, for_);
+    println!("memory, 64 in flight, h2c: {mem64h2:.0}/s, {mem64h2_failed} failed");
 
-    let (file1, file1_lat, _) = one_in_flight(clients(&three(true), HttpVersion::Http1), 0, for_);
+    // The disk's fsync time moves a lot on a shared machine: measure it around the FileLog
+    // decisions and take the mean.
+    let (_, fsync_before) = raw_fsync(tmp.path(), for_ / 2);
+    let (file1, file1_lat) = one_in_flight(&three(true, 2), HttpVersion::Http1, false, for_);
     println!(
-        "FileLogs, 1 in flight (Proposer, prepare+accept), HTTP/1.1: {file1:.0} decisions/s, {} each",
+        "FileLog, 1 in flight (Proposer, prepare+accept), HTTP/1.1: {file1:.0} decisions/s, {} each",
         us(file1_lat)
     );
-    let (file64, file64_failed) = in_flight(clients(&three(true), HttpVersion::Http1), 2, 64, for_);
-    println!("FileLogs, 64 in flight (ReplicatedLog appends), HTTP/1.1: {file64:.0}/s, {file64_failed} failed");
-    let (file64h2, file64h2_failed) = in_flight(clients(&three(true), HttpVersion::Http2), 3, 64, for_);
-    println!("FileLogs, 64 in flight, h2c: {file64h2:.0}/s, {file64h2_failed} failed");
+    let (file1t, file1t_lat) = one_in_flight(&three(true, 1), HttpVersion::Http1, true, for_);
+    println!("FileLog, 1 in flight, HTTP/1.1, tuned: {file1t:.0} decisions/s, {} each", us(file1t_lat));
+    let (_, fsync_after) = raw_fsync(tmp.path(), for_ / 2);
+    let fsync_mean = (fsync_before + fsync_after) / 2;
+    println!("raw write+fdatasync around them: {} before, {} after", us(fsync_before), us(fsync_after));
+    let (file64, file64_failed) = in_flight(clients(&three(true, 2), HttpVersion::Http1), 2, 64, for_);
+    println!("FileLog, 64 in flight (ReplicatedLog appends), HTTP/1.1: {file64:.0}/s, {file64_failed} failed");
+    let (file64h2, file64h2_failed) = in_flight(clients(&three(true, 2), HttpVersion::Http2), 3, 64, for_);
+    println!("FileLog, 64 in flight, h2c: {file64h2:.0}/s, {file64h2_failed} failed");
 
-    let budget = 2 * rtt_h1 + 2 * fsync;
+    let budget = 2 * rtt_h1 + 2 * fsync_mean;
+    let verdict = |r: f64| if r <= 1.2 { "met" } else { "missed" };
     let ratio = file1_lat.as_secs_f64() / budget.as_secs_f64();
+    let ratio_t = file1t_lat.as_secs_f64() / budget.as_secs_f64();
     println!();
     println!("| measure | value | target |");
     println!("|---|---:|---|");
+    println!("| 2 RTT + 2 fsyncs | 2 x {} + 2 x {} = {} | |", us(rtt_h1), us(fsync_mean), us(budget));
     println!(
         "| FileLog decision, 1 in flight / (2 RTT + 2 fsyncs) | {} / {} = **{ratio:.2}** | <= 1.2: {} |",
         us(file1_lat),
         us(budget),
-        if ratio <= 1.2 { "met" } else { "missed" }
+        verdict(ratio)
+    );
+    println!(
+        "| the same, tuned | {} / {} = **{ratio_t:.2}** | <= 1.2: {} |",
+        us(file1t_lat),
+        us(budget),
+        verdict(ratio_t)
     );
     let mem_ratio = mem1_lat.as_secs_f64() / (2 * rtt_h1).as_secs_f64();
     println!("| memory decision, 1 in flight / 2 RTT | {} / {} = {mem_ratio:.2} | |", us(mem1_lat), us(2 * rtt_h1));
@@ -270,11 +296,8 @@ fn main() {
         best64 / 344.0,
         if best64 >= 20.0 * 344.0 { "met" } else { "missed" }
     );
-    println!(
-        "| FileLog, 64 in flight / 1 in flight | {:.0} / {file1:.0} = {:.1}x | |",
-        file64.max(file64h2),
-        file64.max(file64h2) / file1
-    );
+    let best_file64 = file64.max(file64h2);
+    println!("| FileLog, 64 in flight / 1 in flight | {best_file64:.0} / {file1:.0} = {:.1}x | |", best_file64 / file1);
     let _ = std::io::stdout().flush();
 }
 

@@ -33,6 +33,8 @@ pub struct ServedAcceptor<P: Log = MemoryLog, A: Log = MemoryLog> {
     core: AcceptorCore,
     promise_log: P,
     accept_log: A,
+    /// Run on the connections' threads, under a lock, instead of a thread of its own.
+    inline: bool,
 }
 
 impl<P: Log, A: Log> std::fmt::Debug for ServedAcceptor<P, A> {
@@ -45,9 +47,15 @@ impl<P: Log, A: Log> std::fmt::Debug for ServedAcceptor<P, A> {
 }
 
 impl ServedAcceptor {
-    /// An acceptor over two fresh [`MemoryLog`]s (tests, benchmarks: nothing survives a restart).
+    /// An acceptor over two fresh [`MemoryLog`]s (tests, benchmarks: nothing survives a
+    /// restart), run [`inline`](ServedAcceptor::inline).
     pub fn in_memory() -> Self {
-        ServedAcceptor { core: AcceptorCore::new(), promise_log: MemoryLog::new(), accept_log: MemoryLog::new() }
+        ServedAcceptor {
+            core: AcceptorCore::new(),
+            promise_log: MemoryLog::new(),
+            accept_log: MemoryLog::new(),
+            inline: true,
+        }
     }
 }
 
@@ -66,7 +74,17 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
     /// An acceptor over these logs, recovering what they hold.
     pub fn new(promise_log: P, accept_log: A) -> Result<Self> {
         let core = AcceptorCore::recover(&promise_log, &accept_log)?;
-        Ok(ServedAcceptor { core, promise_log, accept_log })
+        Ok(ServedAcceptor { core, promise_log, accept_log, inline: false })
+    }
+
+    /// Run the acceptor on the server's connection threads, one request at a time under a
+    /// lock, instead of on a thread of its own that writes requests in batches. Only for logs
+    /// whose writes never block (memory logs, which [`in_memory`](ServedAcceptor::in_memory)
+    /// runs inline already): a blocking write (an fsync) would stall a connection thread, and
+    /// group commit needs the thread.
+    pub fn inline(mut self, inline: bool) -> Self {
+        self.inline = inline;
+        self
     }
 
     /// The sans-IO state inside.
@@ -128,10 +146,36 @@ pub(crate) struct Status {
     pub failed: AtomicBool,
 }
 
-/// The queue into a running acceptor thread.
+/// How requests reach the acceptor: the queue of its thread, or a direct call under a lock
+/// for logs that never block (memory logs: no thread hop per request).
+#[derive(Clone)]
+enum Route {
+    Queue(std_mpsc::SyncSender<Command>),
+    Inline(Arc<dyn Inline>),
+}
+
+/// An acceptor run on the caller's thread, one command at a time.
+trait Inline: Send + Sync {
+    fn run(&self, command: Command);
+}
+
+impl<P: Log + Send, A: Log + Send> Inline for Mutex<Worker<P, A>> {
+    fn run(&self, command: Command) {
+        // A panic in a log poisons the lock: the command is dropped, so its caller gets no
+        // answer and reports the acceptor as stopped.
+        let Ok(mut worker) = self.lock() else { return };
+        let mut commands = vec![command];
+        worker.handle(&mut commands);
+        worker.status.requests.fetch_add(1, Ordering::Relaxed);
+        worker.status.batches.fetch_add(1, Ordering::Relaxed);
+        worker.publish();
+    }
+}
+
+/// The way into a running acceptor.
 #[derive(Clone)]
 pub(crate) struct AcceptorHandle {
-    tx: std_mpsc::SyncSender<Command>,
+    route: Route,
     pub status: Arc<Status>,
 }
 
@@ -145,30 +189,42 @@ pub(crate) enum Refused {
 
 impl AcceptorHandle {
     pub fn send(&self, command: Command) -> std::result::Result<(), Refused> {
-        self.tx.try_send(command).map_err(|e| match e {
-            std_mpsc::TrySendError::Full(_) => Refused::Busy,
-            std_mpsc::TrySendError::Disconnected(_) => Refused::Gone,
-        })
+        match &self.route {
+            Route::Queue(tx) => tx.try_send(command).map_err(|e| match e {
+                std_mpsc::TrySendError::Full(_) => Refused::Busy,
+                std_mpsc::TrySendError::Disconnected(_) => Refused::Gone,
+            }),
+            Route::Inline(acceptor) => {
+                acceptor.run(command);
+                Ok(())
+            }
+        }
     }
 
     /// Send, waiting for room if the queue is full (the shutdown's one command).
     pub fn send_blocking(&self, command: Command) {
-        let _ = self.tx.send(command);
+        match &self.route {
+            Route::Queue(tx) => {
+                let _ = tx.send(command);
+            }
+            Route::Inline(acceptor) => acceptor.run(command),
+        }
     }
 }
 
-/// Start the acceptor's thread. It stops once every [`AcceptorHandle`] is dropped.
+/// Start the acceptor: on a thread of its own (it stops once every [`AcceptorHandle`] is
+/// dropped), or inline for an acceptor whose logs never block.
 pub(crate) fn start<P, A>(
     acceptor: ServedAcceptor<P, A>,
     queue: usize,
     observe_queue: usize,
-) -> std::io::Result<(AcceptorHandle, JoinHandle<()>)>
+) -> std::io::Result<(AcceptorHandle, Option<JoinHandle<()>>)>
 where
     P: Log + Send + 'static,
     A: Log + Send + 'static,
 {
-    let (tx, rx) = std_mpsc::sync_channel(queue.max(1));
     let status = Arc::new(Status::default());
+    let inline = acceptor.inline;
     let mut worker = Worker {
         acceptor,
         failed: None,
@@ -177,8 +233,13 @@ where
         status: status.clone(),
     };
     worker.publish();
+    if inline {
+        let route = Route::Inline(Arc::new(Mutex::new(worker)));
+        return Ok((AcceptorHandle { route, status }, None));
+    }
+    let (tx, rx) = std_mpsc::sync_channel(queue.max(1));
     let thread = std::thread::Builder::new().name("synodos-acceptor".into()).spawn(move || worker.run(rx))?;
-    Ok((AcceptorHandle { tx, status }, thread))
+    Ok((AcceptorHandle { route: Route::Queue(tx), status }, Some(thread)))
 }
 
 struct Worker<P: Log, A: Log> {

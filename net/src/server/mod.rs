@@ -259,7 +259,7 @@ struct Stop {
     state: Arc<routes::State>,
     shutdown: watch::Sender<bool>,
     accept_loop: futures::channel::oneshot::Receiver<()>,
-    acceptor_thread: JoinHandle<()>,
+    acceptor_thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -322,7 +322,9 @@ impl Stop {
         let _ = futures::executor::block_on(accept_loop);
         // The connections are gone, and with them every handle on the acceptor but this one.
         drop(state);
-        let _ = acceptor_thread.join();
+        if let Some(thread) = acceptor_thread {
+            let _ = thread.join();
+        }
         runtime.shutdown_background();
     }
 }

@@ -280,7 +280,8 @@ async fn call<T>(
     match rx.await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(e)) => Err(ApiError::from_core(&e)),
-        Err(_) => Err(draining()),
+        // The acceptor dropped the request unanswered: it panicked (a log's bug).
+        Err(_) => Err(ApiError::new(500, "CLOSED", "the acceptor stopped unexpectedly: see the server's log")),
     }
 }
 
