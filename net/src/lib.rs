@@ -50,3 +50,8 @@ pub use api::{ApiError, Info};
 pub use client::{ClientOptions, HttpAcceptor, HttpVersion, ObserveStream};
 pub use error::NetError;
 pub use server::{check_exposure, serve, Limits, ServeOptions, Server, ServerTls, Tokens};
+
+/// The Rust examples of `net/README.md`, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
