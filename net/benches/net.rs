@@ -74,6 +74,59 @@ fn raw_fsync(dir: &std::path::Path, for_: Duration) -> (f64, Duration) {
     (n as f64 / e.as_secs_f64(), e / n.max(1) as u32)
 }
 
+/// Three writers on one disk, like three acceptors on one machine, each `write` +
+/// `fdatasync` at the same moment, round after round: the mean time until the second of the
+/// three is durable (what a majority waits for).
+fn majority_fsync(dir: &std::path::Path, for_: Duration) -> Duration {
+    use std::os::unix::fs::FileExt;
+    use std::sync::{Barrier, Mutex};
+    let start_line = Arc::new(Barrier::new(4));
+    let finish_line = Arc::new(Barrier::new(4));
+    let done = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|i| {
+            let (start_line, finish_line, done, stop) =
+                (start_line.clone(), finish_line.clone(), done.clone(), stop.clone());
+            let f = std::fs::File::create(dir.join(format!("majority{i}"))).unwrap();
+            std::thread::spawn(move || {
+                let buf = [0x5au8; 256];
+                let mut at = 0;
+                loop {
+                    start_line.wait();
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    f.write_at(&buf, at).unwrap();
+                    f.sync_data().unwrap();
+                    at += 256;
+                    done.lock().unwrap().push(Instant::now());
+                    finish_line.wait();
+                }
+            })
+        })
+        .collect();
+    let (begin, mut total, mut rounds) = (Instant::now(), Duration::ZERO, 0u32);
+    loop {
+        let over = begin.elapsed() >= for_;
+        stop.store(over, Ordering::SeqCst);
+        let t = Instant::now();
+        start_line.wait();
+        if over {
+            break;
+        }
+        finish_line.wait();
+        let mut times = std::mem::take(&mut *done.lock().unwrap());
+        times.sort();
+        total += times[1] - t;
+        rounds += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    total / rounds.max(1)
+}
+
 /// Sequential GET /healthz on one keep-alive connection: mean round trip.
 fn rtt(url: &str, h2: bool, for_: Duration) -> Duration {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -262,7 +315,13 @@ fn main() {
     println!("FileLog, 1 in flight, HTTP/1.1, tuned: {file1t:.0} decisions/s, {} each", us(file1t_lat));
     let (_, fsync_after) = raw_fsync(tmp.path(), for_ / 2);
     let fsync_mean = (fsync_before + fsync_after) / 2;
-    println!("raw write+fdatasync around them: {} before, {} after", us(fsync_before), us(fsync_after));
+    let majority = majority_fsync(tmp.path(), for_ / 2);
+    println!(
+        "raw write+fdatasync around them: {} before, {} after; three writers at once, the second durable after {}",
+        us(fsync_before),
+        us(fsync_after),
+        us(majority)
+    );
     let (file64, file64_failed) = in_flight(clients(&three(true, 2), HttpVersion::Http1), 2, 64, for_);
     println!("FileLog, 64 in flight (ReplicatedLog appends), HTTP/1.1: {file64:.0}/s, {file64_failed} failed");
     let (file64h2, file64h2_failed) = in_flight(clients(&three(true, 2), HttpVersion::Http2), 3, 64, for_);
