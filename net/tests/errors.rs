@@ -370,3 +370,31 @@ fn the_cli_documents_itself_and_refuses_bad_input_in_one_line() {
     assert_eq!((code, err.lines().count()), (3, 1), "{err}");
     assert!(err.contains("at least 16"), "{err}");
 }
+
+#[test]
+fn limits_and_timeouts_of_any_size_are_taken() {
+    let huge = Limits {
+        header_timeout: Duration::MAX,
+        request_timeout: Duration::MAX,
+        idle_timeout: Duration::MAX,
+        write_timeout: Duration::MAX,
+        heartbeat: Duration::MAX,
+        drain_timeout: Duration::MAX,
+        max_body: usize::MAX,
+        max_header_bytes: usize::MAX,
+        queue: 0,
+        observe_queue: 0,
+        ..Limits::default()
+    };
+    let s = server(ServeOptions::new(1, "errs").limits(huge));
+    let c = HttpAcceptor::new(&s.url(), ClientOptions::new().timeout(Duration::MAX).connect_timeout(Duration::MAX))
+        .unwrap();
+    let promise = futures::executor::block_on(c.prepare(&Request { id: 3, attempt: 1, slot: 0 })).unwrap();
+    assert!(promise.is_granted());
+    let mut stream = c.observe_stream(0, true);
+    futures::executor::block_on(c.accept(&Proposal::new(3, 0, b"x".to_vec()))).unwrap();
+    let got = futures::executor::block_on(futures::StreamExt::next(&mut stream)).unwrap().unwrap();
+    assert_eq!(got.value, b"x");
+    drop(stream);
+    s.shutdown();
+}

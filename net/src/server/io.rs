@@ -13,6 +13,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+/// `at + d`, or a year on for a `d` too long to add (a limit of `Duration::MAX`).
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).or_else(|| at.checked_add(Duration::from_secs(365 * 86_400))).unwrap_or(at)
+}
+
 pub(crate) struct TimedIo<T> {
     inner: T,
     idle: Duration,
@@ -31,7 +36,7 @@ impl<T> TimedIo<T> {
             idle,
             stall,
             last_activity: now,
-            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            idle_timer: Box::pin(tokio::time::sleep_until(after(now, idle))),
             stall_timer: None,
         }
     }
@@ -47,7 +52,7 @@ impl<T> TimedIo<T> {
         loop {
             match self.idle_timer.as_mut().poll(cx) {
                 Poll::Ready(()) => {
-                    let deadline = self.last_activity + self.idle;
+                    let deadline = after(self.last_activity, self.idle);
                     if Instant::now() >= deadline {
                         return Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
                     }

@@ -166,6 +166,28 @@ pub struct Limits {
     pub drain_timeout: Duration,
 }
 
+impl Limits {
+    /// Every duration at most a year (longer ones mean "no limit" and must not overflow a
+    /// deadline), every count at least 1 where 0 would refuse everything.
+    fn normalized(mut self) -> Self {
+        let year = Duration::from_secs(365 * 86_400);
+        for d in [
+            &mut self.header_timeout,
+            &mut self.request_timeout,
+            &mut self.idle_timeout,
+            &mut self.write_timeout,
+            &mut self.heartbeat,
+            &mut self.drain_timeout,
+        ] {
+            *d = (*d).min(year);
+        }
+        self.queue = self.queue.max(1);
+        self.max_connections = self.max_connections.max(1);
+        self.observe_queue = self.observe_queue.max(1);
+        self
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -398,7 +420,7 @@ where
         let _guard = runtime.enter();
         tokio::net::TcpListener::from_std(listener).map_err(NetError::Runtime)?
     };
-    let limits = options.limits.clone();
+    let limits = options.limits.clone().normalized();
     let (handle, acceptor_thread) =
         acceptor::start(acceptor, limits.queue, limits.observe_queue).map_err(NetError::Runtime)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
