@@ -194,7 +194,17 @@ pub fn parse_answer(bytes: &[u8]) -> Raw {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let length = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+    });
+    // A keep-alive server may answer bytes after the body as a next request: the answer
+    // ends where its content-length says.
+    let body = match (chunked, length) {
+        (true, _) => dechunk(body),
+        (false, Some(n)) => body.get(..n).unwrap_or(body).to_string(),
+        (false, None) => body.to_string(),
+    };
     Raw { status, head: head.to_string(), body }
 }
 
