@@ -65,7 +65,8 @@ fn golden_vectors_round_trip_byte_for_byte() {
             other => panic!("{name}: unknown kind {other}"),
         };
         assert_eq!(decoded, expected, "{name}: decoded fields");
-        assert_eq!(decoded.to_json().unwrap(), json, "{name}: re-encoding");
+        let encoded = v.get("encoded").map_or(json, |e| e.as_str().unwrap());
+        assert_eq!(decoded.to_json().unwrap(), encoded, "{name}: re-encoding");
     }
 }
 

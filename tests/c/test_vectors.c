@@ -45,6 +45,7 @@ static void one_vector(const jval *v) {
   const jval *json = jget(v, "json");
   const jval *error = jget(v, "error");
   const jval *fields = jget(v, "fields");
+  const jval *encoded = jget(v, "encoded") ? jget(v, "encoded") : json;
   const uint8_t *in = (const uint8_t *)json->text;
   synodos_status st;
   synodos_bytes out = {0};
@@ -56,7 +57,7 @@ static void one_vector(const jval *v) {
       OK(st);
       CHECK(r.id == num(fields, "id") && r.attempt == num(fields, "attempt") && r.slot == num(fields, "slot"));
       OK(synodos_request_to_json(&r, &out));
-      check_reencoded(&out, json, name);
+      check_reencoded(&out, encoded, name);
     } else {
       CHECK(r.id == 0 && r.attempt == 0 && r.slot == 0); /* zeroed on failure */
     }
@@ -79,7 +80,7 @@ static void one_vector(const jval *v) {
       if (view.has_frontier) CHECK(view.frontier == num(fields, "frontier"));
       CHECK(view.trimmed == (jget(fields, "trimmed") ? num(fields, "trimmed") : 0));
       OK(synodos_promise_to_json(p, &out));
-      check_reencoded(&out, json, name);
+      check_reencoded(&out, encoded, name);
     }
     synodos_promise_free(p);
   } else if (!strcmp(kind, "proposal")) {
@@ -92,7 +93,7 @@ static void one_vector(const jval *v) {
       OK(synodos_proposal_get(p, &view));
       check_proposal_fields(&view, fields);
       OK(synodos_proposal_to_json(p, &out));
-      check_reencoded(&out, json, name);
+      check_reencoded(&out, encoded, name);
     }
     synodos_proposal_free(p);
   } else if (!strcmp(kind, "batch")) {

@@ -58,7 +58,7 @@ def test_valid_vector_round_trips(vector: Dict[str, Any]) -> None:
     cls = KINDS[vector["kind"]]
     msg: Message = cls.from_json(vector["json"])
     check_fields(msg, vector["fields"])
-    assert msg.to_json() == vector["json"]
+    assert msg.to_json() == vector.get("encoded", vector["json"])
     again: Message = cls.from_json(msg.to_json())
     assert again == msg and hash(again) == hash(msg)
 

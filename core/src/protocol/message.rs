@@ -29,6 +29,7 @@ fn is_zero(n: &u64) -> bool {
 /// protocol rule depends on it. Also the argument of `observe`, where `slot` is the first
 /// slot wanted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Request {
     /// The ballot.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -53,6 +54,7 @@ pub struct Request {
 /// A hand-written acceptor must send `frontier` to let a proposer lead (skip phase 1 on
 /// later slots); one that leaves it out is safe, it only costs the lease.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Promise {
     /// The ballot of the request this answers.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -95,6 +97,7 @@ impl Promise {
 /// In an `observe` answer, an entry with `id` 0 (never a real ballot) is a trim marker:
 /// slots below its `slot` were chosen and forgotten at that acceptor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Proposal {
     /// The ballot.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -127,6 +130,7 @@ impl Proposal {
 /// none (it answers as to one [`Proposal`]: `promised` set when it refused), and makes them
 /// durable together: one write, one fsync, for a whole batch of appends.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Batch {
     /// The ballot.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -138,6 +142,7 @@ pub struct Batch {
 
 /// One value for one slot in a [`Batch`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchEntry {
     /// The log position.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -170,7 +175,129 @@ pub struct Entry {
     pub value: Vec<u8>,
 }
 
+// Strict decoding. serde's derive accepts a struct both as a map and in its sequence form
+// (`[1,2]` would be a `Proposal` with id 1 and slot 2). `remote = "Self"` above turns the
+// derived code into inherent functions; the trait impls below call them through `MapOnly`,
+// which asks the format for a map where the derive would ask for "a map or a sequence". So a
+// message is a JSON object wherever it appears (nested `accepted` included), in any
+// self-describing format, at no cost: the same parse with one branch fewer.
+macro_rules! map_only_serde {
+    ($($t:ident),*) => {$(
+        impl Serialize for $t {
+            #[inline]
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $t::serialize(self, s)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            #[inline]
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $t::deserialize(map_only::MapOnly(d))
+            }
+        }
+    )*};
+}
+map_only_serde!(Request, Promise, Proposal, Batch, BatchEntry);
+
+mod map_only {
+    use serde::de::{Deserializer, Visitor};
+
+    /// Every other request goes to the wrapped deserializer unchanged.
+    macro_rules! forward {
+        ($($method:ident)*) => {$(
+            #[inline]
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+                self.0.$method(visitor)
+            }
+        )*};
+    }
+
+    /// A deserializer that decodes a struct only from a map (a JSON object).
+    pub(super) struct MapOnly<D>(pub(super) D);
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+        type Error = D::Error;
+
+        #[inline]
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_any(visitor)
+        }
+
+        #[inline]
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            _fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_map(visitor)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.0.is_human_readable()
+        }
+
+        forward! {
+            deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+            deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+            deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+            deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
+            deserialize_unit deserialize_seq deserialize_map deserialize_identifier
+            deserialize_ignored_any
+        }
+
+        #[inline]
+        fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, v: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_unit_struct(name, v)
+        }
+
+        #[inline]
+        fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, v: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_newtype_struct(name, v)
+        }
+
+        #[inline]
+        fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_tuple(len, v)
+        }
+
+        #[inline]
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            len: usize,
+            v: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_tuple_struct(name, len, v)
+        }
+
+        #[inline]
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            v: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0.deserialize_enum(name, variants, v)
+        }
+    }
+}
+
 /// JSON encoding and decoding with the wire names, shared by every binding.
+///
+/// Decoding is strict about shape and lenient about extensions:
+///
+/// - a message is a JSON object, and so is a nested `accepted`: arrays (serde's sequence
+///   form of a struct, `[1,2]`), strings, numbers and `null` are refused;
+/// - nothing but whitespace may follow the object (`{} {}` and `{}x` are refused);
+/// - a field given twice is refused; a field of the wrong type (a string for a number, a
+///   negative or 65-bit number, bad base64) is refused;
+/// - **unknown fields are ignored**, as the Go ancestor's decoder does, so a newer peer may
+///   add a field without breaking older ones; absent fields are zero (a promise's absent
+///   `frontier` is unknown).
+///
+/// Every refusal is [`Error::InvalidMessage`]; the cases are golden vectors
+/// (`tests/vectors/messages.json`) that every binding checks.
 ///
 /// ```
 /// use synodos::{wire, Request};
@@ -187,9 +314,15 @@ pub mod wire {
         serde_json::to_string(msg).map_err(|e| Error::InvalidMessage(e.to_string()))
     }
 
-    /// Decode a message from JSON; unknown fields are ignored, absent ones are zero.
+    /// Decode a message from one JSON object (see the module docs for what is refused);
+    /// unknown fields are ignored, absent ones are zero.
     pub fn from_json<T: for<'de> Deserialize<'de>>(json: &str) -> Result<T, Error> {
-        serde_json::from_str(json).map_err(|e| Error::InvalidMessage(e.to_string()))
+        let mut de = serde_json::Deserializer::from_str(json);
+        // A top-level struct must be an object even for a message type without its own
+        // strict impl; `end` refuses anything but whitespace after it.
+        T::deserialize(map_only::MapOnly(&mut de))
+            .and_then(|msg| de.end().map(|()| msg))
+            .map_err(|e| Error::InvalidMessage(e.to_string()))
     }
 
     /// Which message a JSON text holds, for bindings that take the kind as a string.
@@ -246,5 +379,107 @@ mod base64_bytes {
         STANDARD
             .decode(text.as_bytes())
             .map_err(|e| serde::de::Error::custom(format!("value is not valid base64: {e}")))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::wire::{self, Message};
+    use super::*;
+
+    fn refused(kind: &str, json: &str) -> String {
+        match Message::from_json(kind, json) {
+            Err(Error::InvalidMessage(why)) => why,
+            other => panic!("{kind} {json}: expected InvalidMessage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_an_object_is_a_message() {
+        for kind in ["request", "promise", "proposal"] {
+            for json in ["[1,2]", "[]", "[1,2,3,4]", "null", "1", "\"{}\"", "true", "", " "] {
+                refused(kind, json);
+            }
+        }
+        // The sequence form used to decode as the fields in order.
+        assert!(refused("proposal", "[1,2]").contains("expected struct Proposal"));
+    }
+
+    #[test]
+    fn a_nested_accepted_must_be_an_object_too() {
+        for accepted in ["[5,2]", "[5,2,\"aGk=\",0]", "[]", "1", "\"x\"", "true"] {
+            refused("promise", &format!(r#"{{"id":9,"accepted":{accepted}}}"#));
+        }
+        // null is "nothing accepted", as absent.
+        let p: Promise = wire::from_json(r#"{"id":9,"accepted":null}"#).unwrap();
+        assert_eq!(p, Promise { id: 9, ..Promise::default() });
+        let p: Promise = wire::from_json(r#"{"id":9,"accepted":{"id":5,"value":"aGk="}}"#).unwrap();
+        assert_eq!(p.accepted, Some(Proposal::new(5, 0, b"hi".to_vec())));
+    }
+
+    #[test]
+    fn nothing_but_whitespace_may_follow() {
+        for json in ["{} {}", "{}x", "{}]", "{\"id\":1}}", "{\"id\":1},", "{}\u{0}"] {
+            refused("request", json);
+        }
+        let r: Request = wire::from_json(" \t\n{\"id\":1}\r\n ").unwrap();
+        assert_eq!(r.id, 1);
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_duplicates_refused() {
+        let r: Request = wire::from_json(r#"{"id":7,"leader":true,"extra":{"a":[1,null]},"attempt":2}"#).unwrap();
+        assert_eq!(r, Request { id: 7, attempt: 2, slot: 0 });
+        let p: Promise =
+            wire::from_json(r#"{"id":3,"accepted":{"id":2,"value":"AA==","batch":[1]},"future":"x"}"#).unwrap();
+        assert_eq!(p.accepted, Some(Proposal::new(2, 0, vec![0])));
+        // Re-encoding drops them: a message carries only the fields this version knows.
+        assert_eq!(wire::to_json(&r).unwrap(), r#"{"id":7,"attempt":2}"#);
+        assert!(refused("request", r#"{"id":1,"id":2}"#).contains("duplicate field"));
+        refused("promise", r#"{"id":1,"accepted":{"id":1,"id":1}}"#);
+    }
+
+    #[test]
+    fn the_types_are_strict_outside_wire_too() {
+        // Any self-describing format goes through the same impls: a Value in sequence form.
+        let seq = serde_json::json!([1, 2]);
+        assert!(serde_json::from_value::<Proposal>(seq.clone()).is_err());
+        assert!(serde_json::from_value::<Request>(seq).is_err());
+        let nested = serde_json::json!({"id": 1, "accepted": [1, 2]});
+        assert!(serde_json::from_value::<Promise>(nested).is_err());
+        let ok = serde_json::json!({"id": 1, "slot": 4});
+        assert_eq!(serde_json::from_value::<Proposal>(ok).unwrap(), Proposal::new(1, 4, Vec::new()));
+    }
+
+    #[test]
+    fn wire_refuses_the_sequence_form_of_any_top_level_struct() {
+        // A message type added later with a plain derive is still an object at the top level.
+        #[derive(Debug, Deserialize)]
+        struct Plain {
+            #[allow(dead_code)]
+            id: u64,
+        }
+        assert!(serde_json::from_str::<Plain>("[1]").is_ok(), "the derive alone is lax");
+        assert!(wire::from_json::<Plain>("[1]").is_err());
+        assert_eq!(wire::from_json::<Plain>(r#"{"id":1}"#).unwrap().id, 1);
+        // Non-struct types pass through unchanged.
+        assert_eq!(wire::from_json::<Vec<Proposal>>(r#"[{"id":1}]"#).unwrap(), vec![Proposal::new(1, 0, Vec::new())]);
+        assert!(wire::from_json::<Vec<Proposal>>("[[1]]").is_err());
+    }
+
+    #[test]
+    fn encoding_is_unchanged() {
+        let p = Promise {
+            id: 9,
+            slot: 2,
+            accepted: Some(Proposal::new(5, 2, b"hello".to_vec())),
+            promised: 0,
+            frontier: Some(0),
+            trimmed: 0,
+        };
+        let json = wire::to_json(&p).unwrap();
+        assert_eq!(json, r#"{"id":9,"slot":2,"accepted":{"id":5,"slot":2,"value":"aGVsbG8="},"frontier":0}"#);
+        assert_eq!(wire::from_json::<Promise>(&json).unwrap(), p);
     }
 }

@@ -44,7 +44,7 @@ for (const v of vectors) {
     }
     const msg = decodeMessage(v.kind, v.json);
     checkFields(v.kind, msg, v.fields);
-    assert.equal(encodeMessage(v.kind, msg), v.json);
+    assert.equal(encodeMessage(v.kind, msg), v.encoded ?? v.json);
   });
 }
 
