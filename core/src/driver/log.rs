@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::client::AcceptorClient;
 use super::fan_out::fan_out;
-use super::proposer::Proposer;
+use super::proposer::{Lead, Proposer};
 use super::timer::Sleeper;
 use crate::protocol::attempt::{majority, Lease};
 use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
@@ -265,12 +265,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             // No lease (or one append): the first goes alone, and takes the lead with its
             // phase 1 (one flight at a time does); the rest follow under that lease.
             let q = batch.remove(0);
-            let answer = if lease.is_some() {
-                self.append_one(q.value).await
-            } else {
-                let _lead = self.leading.lock().await;
-                self.append_one(q.value).await
-            };
+            let answer = self.append_one(q.value).await;
             let _ = q.reply.send(answer);
         }
     }
@@ -324,8 +319,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// Decide `slot` with `value` (phase 1 adopts what a majority may hold there); append it
     /// afresh if another value is chosen there.
     async fn append_at(&self, slot: Slot, value: Vec<u8>) -> Result<Entry> {
-        let _lead = self.leading.lock().await;
-        match self.proposer.decide(slot, value.clone(), None).await {
+        match self.proposer.decide_in(slot, value.clone(), None, Some(self.lead(true))).await {
             Ok(decision) => {
                 self.set_lease(decision.lease);
                 self.next_slot.fetch_max(slot.saturating_add(1), Ordering::SeqCst);
@@ -337,6 +331,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             Err(Error::Trimmed { .. }) => self.append_one(value).await,
             Err(e) => Err(e),
         }
+    }
+
+    /// What the decisions of this handle share: its lease, and its lock for phase 1.
+    fn lead(&self, reserved: bool) -> Lead<'_> {
+        Lead { lease: &self.lease, leading: &self.leading, reserved }
     }
 
     /// Drop `lease` if it is still the one held (a newer one stays).
@@ -351,8 +350,14 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// One append on its own: at the first free slot, phase 1 unless a lease covers it.
     async fn append_one(&self, value: Vec<u8>) -> Result<Entry> {
         loop {
-            let (slot, lease) = self.reserve_slot()?;
-            let decision = match self.proposer.decide(slot, value.clone(), lease).await {
+            let (slot, lease, reserved) = self.reserve_slot()?;
+            if !reserved && self.leading.try_lock().is_none() {
+                // Another append of this handle is taking the lead: wait for it, then go on
+                // under its lease if it got one (no phase 1 against our own ballot).
+                drop(self.leading.lock().await);
+                continue;
+            }
+            let decision = match self.proposer.decide_in(slot, value.clone(), lease, Some(self.lead(reserved))).await {
                 Ok(decision) => decision,
                 Err(Error::Trimmed { first, .. }) if first > slot => {
                     // The log starts later than this handle knew: go on from there.
@@ -382,10 +387,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         }
     }
 
-    /// The slot to try next and, if this handle holds a lease covering it, the lease. Under
+    /// The slot to try next, if this handle holds a lease covering it the lease, and whether
+    /// the slot is reserved (this append's alone: always under a lease). Under
     /// a lease each append takes a slot of its own (one ballot must never carry two values
     /// at one slot); without one, concurrent appends race for a slot.
-    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>)> {
+    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>, bool)> {
         let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
         let mutation = self.proposer.mutation;
         let last = if mutation.is_some_and(Mutation::uses_last_slot) { u64::MAX } else { LAST_SLOT };
@@ -398,14 +404,14 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s <= last).then(|| s.saturating_add(1)))
                         .map_err(log_full)?
                 };
-                Ok((slot, lease.covers(slot).then_some(lease)))
+                Ok((slot, lease.covers(slot).then_some(lease), true))
             }
             None => {
                 let slot = self.next_slot.load(Ordering::SeqCst);
                 if slot > last {
                     return Err(log_full(slot));
                 }
-                Ok((slot, None))
+                Ok((slot, None, false))
             }
         }
     }

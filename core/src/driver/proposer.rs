@@ -187,6 +187,21 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     /// Fails with [`Error::Trimmed`] when the slot was trimmed (it was chosen and forgotten),
     /// and with [`Error::ProtocolViolation`] when acceptors report two values at one ballot.
     pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Lease>) -> Result<Decision> {
+        self.decide_in(slot, value, lease, None).await
+    }
+
+    /// [`decide`](Self::decide) for a log handle (`lead`): its phase 1s run one at a time,
+    /// under its lock, and an attempt that would run phase 1 first takes the handle's newer
+    /// lease instead when the slot is this decision's own (reserved) and the lease covers
+    /// it. So the appends of one handle never run phase 1 against each other: one that
+    /// lost to the handle's own newer ballot goes on under it.
+    pub(crate) async fn decide_in(
+        &self,
+        slot: Slot,
+        value: Vec<u8>,
+        lease: Option<Lease>,
+        lead: Option<Lead<'_>>,
+    ) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
         if lease.is_some_and(|l| l.owner() != self.owner) {
@@ -204,6 +219,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         let mut deferrals = 0u32;
         // The lease is tried once, by the first attempt; every later one runs phase 1.
         let mut leased = lease.filter(|l| l.covers(slot));
+        // The highest ballot this decision has tried: only a newer lease is worth taking.
+        let mut tried: Ballot = 0;
         let mut attempt = 0u32;
         while attempt < self.config.max_attempts {
             let defer = std::mem::take(&mut lost_to_leader) && self.mutation != Some(Mutation::FollowerIgnoresLeader);
@@ -218,7 +235,17 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 }
             }
             failures.clear();
+            // Held through this attempt's phase 1 and phase 2, when it runs phase 1.
+            let mut _leading = None;
+            if let (None, Some(lead)) = (leased, &lead) {
+                let guard = lead.leading.lock().await;
+                match lead.newer_lease(slot, tried, self.owner) {
+                    Some(newer) => leased = Some(newer),
+                    None => _leading = Some(guard),
+                }
+            }
             if let Some(lease) = leased.take() {
+                tried = tried.max(lease.ballot());
                 let (mut round, proposal) =
                     Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
@@ -243,6 +270,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 continue;
             }
             let ballot = self.ids.next()?;
+            tried = tried.max(ballot);
             let (mut round, request) =
                 Attempt::new_mutated(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value), self.mutation)?;
             round.lend_value();
@@ -429,6 +457,29 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
 
 /// Whether two ballots carry the same node id in the layout every built-in generator uses
 /// (`round << 16 | node_id`), and `promised` is not below `ours`.
+/// What a [`ReplicatedLog`](crate::ReplicatedLog) handle shares with the decisions it
+/// starts: the lease it holds, and the lock under which its phase 1s run one at a time.
+pub(crate) struct Lead<'a> {
+    pub lease: &'a std::sync::Mutex<Option<Lease>>,
+    pub leading: &'a futures::lock::Mutex<()>,
+    /// The slot is this decision's alone under every lease of the handle (the handle
+    /// reserved it), so a newer lease that covers it may carry it: no other value is ever
+    /// proposed there at that lease's ballot.
+    pub reserved: bool,
+}
+
+impl Lead<'_> {
+    /// The handle's lease, if it may carry `slot` for a decision that has tried ballots up
+    /// to `tried`: newer than those, made by this proposer, covering the slot.
+    fn newer_lease(&self, slot: Slot, tried: Ballot, owner: u64) -> Option<Lease> {
+        if !self.reserved {
+            return None;
+        }
+        let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None)?;
+        (lease.covers(slot) && lease.ballot() > tried && lease.owner() == owner).then_some(lease)
+    }
+}
+
 fn same_node(promised: Ballot, ours: Ballot) -> bool {
     const NODE: u64 = (1 << crate::driver::ids::NODE_BITS) - 1;
     promised >= ours && promised & NODE == ours & NODE
