@@ -185,6 +185,16 @@ impl<P: Log, A: Log> Acceptor<P, A> {
         self.poison_on_error(r)
     }
 
+    /// Whether a storage failure closed this acceptor (it then refuses every call).
+    pub fn is_closed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// What closed it: the storage failure, as reported by the log.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
     /// The sans-IO state inside.
     pub fn core(&self) -> &AcceptorCore {
         &self.core

@@ -124,7 +124,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     }
     authenticate(state, req.headers())?;
     check_cluster(state, req.headers())?;
-    let known = [api::PREPARE, api::ACCEPT, api::OBSERVE, api::INFO];
+    let known = [api::PREPARE, api::ACCEPT, api::ACCEPT_BATCH, api::OBSERVE, api::INFO];
     if !known.contains(&path) {
         return Err(ApiError::new(404, "NOT_FOUND", format!("no route {path}: see net/README.md for the API")));
     }
@@ -138,6 +138,11 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         (Method::POST, api::ACCEPT) => {
             let proposal: synodos::Proposal = read_json(state, req).await?;
             let answer = call(state, |tx| Command::Accept(proposal, tx)).await?;
+            reply_json(&answer)
+        }
+        (Method::POST, api::ACCEPT_BATCH) => {
+            let batch: synodos::Batch = read_json(state, req).await?;
+            let answer = call(state, |tx| Command::AcceptBatch(batch, tx)).await?;
             reply_json(&answer)
         }
         (Method::GET, api::OBSERVE) => observe(state, req.uri().query().unwrap_or("")).await,
