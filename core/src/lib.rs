@@ -38,12 +38,12 @@ pub mod storage;
 pub use driver::StdSleeper;
 #[cfg(feature = "tokio")]
 pub use driver::TokioSleeper;
-#[cfg(not(target_family = "wasm"))]
-pub use driver::AcceptorThread;
 pub use driver::{
     AcceptorClient, Clock, CounterIdGenerator, Decision, IdGenerator, LocalAcceptor, ManualClock, Proposer,
     ProposerConfig, ReplicatedLog, ServerIdGenerator, Sleeper, SystemClock,
 };
+#[cfg(not(target_family = "wasm"))]
+pub use driver::{AcceptorThread, InProcessAcceptor};
 pub use protocol::acceptor::{AcceptorCore, Pending, Rebuild, Write};
 pub use protocol::attempt::{majority, Attempt, Lease, Progress};
 pub use protocol::error::{AcceptorFailure, Cause, Error, Failures, Result};

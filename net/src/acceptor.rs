@@ -220,12 +220,8 @@ where
 {
     let status = Arc::new(Status::default());
     let inline = acceptor.inline;
-    let mut worker = Worker {
-        acceptor,
-        observers: Vec::new(),
-        observe_queue: observe_queue.max(1),
-        status: status.clone(),
-    };
+    let mut worker =
+        Worker { acceptor, observers: Vec::new(), observe_queue: observe_queue.max(1), status: status.clone() };
     worker.publish();
     if inline {
         let route = Route::Inline(Arc::new(Mutex::new(worker)));

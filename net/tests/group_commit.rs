@@ -104,7 +104,8 @@ fn a_batch_is_one_request_and_one_write() {
     let accepted = run(c.observe(&Request { id: 0, attempt: 0, slot: 0 })).unwrap();
     assert_eq!(accepted.iter().map(|p| p.slot).collect::<Vec<_>>(), (0..50).collect::<Vec<_>>());
     // Entries out of slot order break a rule: 400 INVALID_MESSAGE, reported as such.
-    let bad = Batch { id: 9, entries: vec![BatchEntry { slot: 60, value: vec![] }, BatchEntry { slot: 59, value: vec![] }] };
+    let bad =
+        Batch { id: 9, entries: vec![BatchEntry { slot: 60, value: vec![] }, BatchEntry { slot: 59, value: vec![] }] };
     let e = run(c.accept_batch(&bad)).unwrap_err();
     assert_eq!(e.code(), "INVALID_MESSAGE", "{e}");
     s.shutdown();

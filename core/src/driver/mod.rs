@@ -16,6 +16,8 @@ pub mod client;
 pub mod clock;
 pub(crate) mod fan_out;
 pub mod ids;
+#[cfg(not(target_family = "wasm"))]
+pub mod in_process;
 pub mod limits;
 pub mod local;
 pub mod log;
@@ -27,6 +29,8 @@ pub mod timer;
 pub use client::AcceptorClient;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{CounterIdGenerator, IdGenerator, ServerIdGenerator};
+#[cfg(not(target_family = "wasm"))]
+pub use in_process::InProcessAcceptor;
 pub use local::LocalAcceptor;
 pub use log::ReplicatedLog;
 pub use proposer::{Decision, Proposer, ProposerConfig};

@@ -51,6 +51,8 @@ type Work<P, A> = Box<dyn FnOnce(&mut Acceptor<P, A>) + Send>;
 /// ```
 pub struct AcceptorThread<P: Log = crate::storage::MemoryLog, A: Log = crate::storage::MemoryLog> {
     queue: mpsc::Sender<Job<P, A>>,
+    /// The acceptor's thread: a call from it (its log calling back) would wait for itself.
+    id: std::thread::ThreadId,
     /// Joined by the last clone's drop.
     thread: Arc<Joiner>,
 }
@@ -63,7 +65,7 @@ impl<P: Log, A: Log> std::fmt::Debug for AcceptorThread<P, A> {
 
 impl<P: Log, A: Log> Clone for AcceptorThread<P, A> {
     fn clone(&self) -> Self {
-        AcceptorThread { queue: self.queue.clone(), thread: self.thread.clone() }
+        AcceptorThread { queue: self.queue.clone(), id: self.id, thread: self.thread.clone() }
     }
 }
 
@@ -97,7 +99,8 @@ impl<P: Log + Send + 'static, A: Log + Send + 'static> AcceptorThread<P, A> {
     pub fn spawn_with_queue(acceptor: Acceptor<P, A>, queue: usize) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let thread = std::thread::Builder::new().name("synodos-acceptor".into()).spawn(move || run(acceptor, rx))?;
-        Ok(AcceptorThread { queue: tx, thread: Arc::new(Joiner(Mutex::new(Some(thread)))) })
+        let id = thread.thread().id();
+        Ok(AcceptorThread { queue: tx, id, thread: Arc::new(Joiner(Mutex::new(Some(thread)))) })
     }
 }
 
@@ -109,6 +112,7 @@ impl<P: Log, A: Log> AcceptorThread<P, A> {
         &self,
         f: impl FnOnce(&mut Acceptor<P, A>) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.not_from_inside()?;
         let (tx, rx) = oneshot::channel();
         let job = Job::Run(Box::new(move |a: &mut Acceptor<P, A>| {
             let _ = tx.send(f(a));
@@ -118,9 +122,21 @@ impl<P: Log, A: Log> AcceptorThread<P, A> {
     }
 
     async fn call(&self, call: AcceptorCall) -> Result<AcceptorAnswer> {
+        self.not_from_inside()?;
         let (tx, rx) = oneshot::channel();
         self.queue.clone().send(Job::Call(call, tx)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
+    }
+}
+
+impl<P: Log, A: Log> AcceptorThread<P, A> {
+    fn not_from_inside(&self) -> Result<()> {
+        match std::thread::current().id() == self.id {
+            true => Err(Error::InvalidArgument(
+                "re-entrant call: this acceptor's log called back into the same acceptor".into(),
+            )),
+            false => Ok(()),
+        }
     }
 }
 
