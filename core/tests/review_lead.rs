@@ -1,0 +1,248 @@
+//! Adversarial review of a74b4ed (the lead lock and lease adoption of `decide_in`,
+//! `Acceptor::handle_group`, `AcceptorThread`): each test reproduces, through the public
+//! API, a problem the review found, or pins down a behaviour the review checked.
+
+#![cfg(feature = "std-timer")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::executor::block_on;
+use synodos::{
+    Acceptor, AcceptorAnswer, AcceptorCall, AcceptorClient, AcceptorThread, Batch, CounterIdGenerator, Error,
+    LocalAcceptor, Log, MemoryLog, Promise, Proposal, Proposer, ProposerConfig, ReplicatedLog, Request, StdSleeper,
+};
+
+fn config() -> ProposerConfig {
+    ProposerConfig {
+        call_timeout: Duration::from_millis(500),
+        max_attempts: 4,
+        backoff_min: Duration::from_micros(50),
+        backoff_max: Duration::from_micros(500),
+        seed: Some(3),
+        ..ProposerConfig::default()
+    }
+}
+
+/// Pending once, then ready: an answer that is on its way, but slower than another.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A `LocalAcceptor` behind a link on which, once `armed`, the accept for `slot` goes like
+/// this: acceptors 0 and 1 take it at once (it is chosen) but their answers are slow;
+/// before it reaches acceptor 2, the application, having read `slot` chosen from 0 and 1,
+/// trims acceptor 2 past it. So acceptor 2's answer (the slot is trimmed) comes first.
+#[derive(Clone)]
+struct TrimRace {
+    index: usize,
+    inner: LocalAcceptor,
+    armed: Arc<AtomicBool>,
+    slot: u64,
+}
+
+impl AcceptorClient for TrimRace {
+    async fn prepare(&self, request: &Request) -> synodos::Result<Promise> {
+        self.inner.prepare(request).await
+    }
+    async fn accept(&self, proposal: &Proposal) -> synodos::Result<Proposal> {
+        if !self.armed.load(Ordering::SeqCst) || proposal.slot != self.slot {
+            return self.inner.accept(proposal).await;
+        }
+        if self.index == 2 {
+            let below = self.slot + 1;
+            self.inner.with(|a| a.trim(below)).unwrap();
+            return self.inner.accept(proposal).await;
+        }
+        let answer = self.inner.accept(proposal).await;
+        YieldOnce(false).await;
+        answer
+    }
+    async fn observe(&self, request: &Request) -> synodos::Result<Vec<Proposal>> {
+        self.inner.observe(request).await
+    }
+    async fn accept_batch(&self, batch: &Batch) -> synodos::Result<Proposal> {
+        self.inner.accept_batch(batch).await
+    }
+}
+
+/// Duplicate entry (an acknowledged append applied twice). A leased append at slot 1 is
+/// accepted by acceptors 0 and 1 (chosen), and the slot is trimmed at acceptor 2 before the
+/// accept gets there. The driver stops at the first `Trimmed` answer ("nothing is left to
+/// decide"), and `append_one` then appends the same value again at slot 2 and acknowledges
+/// that: the value is in the log at slots 1 and 2, and an application applies it twice.
+/// (A `Trimmed` answer says the slot was chosen, not by whom; the answers of 0 and 1, which
+/// accepted it, were on their way.)
+#[test]
+fn an_append_whose_slot_is_trimmed_mid_accept_is_not_appended_twice() {
+    let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
+    let armed = Arc::new(AtomicBool::new(false));
+    let clients: Vec<TrimRace> = acceptors
+        .iter()
+        .enumerate()
+        .map(|(index, inner)| TrimRace { index, inner: inner.clone(), armed: armed.clone(), slot: 1 })
+        .collect();
+    let proposer = Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(1)), StdSleeper, config()).unwrap();
+    let log = ReplicatedLog::new(proposer);
+    assert_eq!(block_on(log.append(b"first".to_vec())).unwrap().slot, 0, "phase 1 at slot 0: a lease from 1 on");
+    armed.store(true, Ordering::SeqCst);
+    let entry = block_on(log.append(b"once".to_vec())).unwrap();
+    let holding: Vec<u64> = (0..4)
+        .filter(|&s| {
+            let held: Vec<Option<Vec<u8>>> =
+                acceptors[..2].iter().map(|a| a.with(|a| Ok(a.core().accepted(s).map(|p| p.value))).unwrap()).collect();
+            held.iter().all(|v| v.as_deref() == Some(&b"once"[..]))
+        })
+        .collect();
+    assert_eq!(
+        holding,
+        vec![entry.slot],
+        "\"once\" is chosen at slots {holding:?} (acknowledged at {}): one append, two entries",
+        entry.slot
+    );
+}
+
+/// A log whose writes fail, or panic, from a switch on.
+#[derive(Clone, Default)]
+struct Faulty {
+    inner: MemoryLog,
+    fail: Arc<AtomicBool>,
+    panic: Arc<AtomicBool>,
+    writes: Arc<AtomicUsize>,
+}
+
+impl Log for Faulty {
+    fn record(&mut self, id: u64, data: &[u8]) -> synodos::Result<()> {
+        self.record_batch(&[(id, data)])
+    }
+    fn record_batch(&mut self, records: &[(u64, &[u8])]) -> synodos::Result<()> {
+        if self.panic.load(Ordering::SeqCst) {
+            panic!("the user's log panics");
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(Error::storage("disk on fire"));
+        }
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.record_batch(records)
+    }
+    fn last(&self) -> synodos::Result<Option<(u64, Vec<u8>)>> {
+        self.inner.last()
+    }
+    fn range(&self, start: u64, stop: u64, f: &mut dyn FnMut(u64, &[u8]) -> synodos::Result<()>) -> synodos::Result<()> {
+        self.inner.range(start, stop, f)
+    }
+    fn trim(&mut self, before: u64) -> synodos::Result<()> {
+        self.inner.trim(before)
+    }
+}
+
+/// Runs `f` on a thread of its own and fails the test if it has not returned in 10 s (a
+/// hang), instead of hanging the test binary.
+fn within_10s<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("{what}: hung (no return in 10 s)"))
+}
+
+/// A storage failure in a group fails every call of the group that waited for the write,
+/// closes the acceptor, and nothing is answered after it but `Closed`.
+#[test]
+fn a_failed_group_write_fails_its_writers_and_closes_the_acceptor() {
+    let log = Faulty::default();
+    let mut acceptor = Acceptor::new(log.clone(), MemoryLog::new()).unwrap();
+    log.fail.store(true, Ordering::SeqCst);
+    let answers = acceptor.handle_group(&[
+        AcceptorCall::Prepare(Request { id: 9, attempt: 1, slot: 0 }),
+        AcceptorCall::Accept(Proposal::new(9, 0, b"a".to_vec())),
+    ]);
+    assert!(answers.iter().all(|a| a.is_err()), "{answers:?}");
+    log.fail.store(false, Ordering::SeqCst);
+    let after = acceptor.handle_group(&[AcceptorCall::Prepare(Request { id: 10, attempt: 1, slot: 0 })]);
+    assert!(matches!(after[0], Err(Error::Closed(_))), "{after:?}");
+    assert!(matches!(acceptor.prepare(&Request { id: 11, attempt: 1, slot: 0 }), Err(Error::Closed(_))));
+}
+
+/// A panic in the user's log on the acceptor's thread: the callers get an error (not a hang),
+/// later calls too, and dropping the last handle returns.
+#[test]
+fn an_acceptor_thread_whose_log_panics_answers_errors_and_drops() {
+    within_10s("a panicking log", || {
+        let log = Faulty::default();
+        let thread = AcceptorThread::spawn(Acceptor::new(log.clone(), MemoryLog::new()).unwrap()).unwrap();
+        assert!(block_on(thread.prepare(&Request { id: 1, attempt: 1, slot: 0 })).unwrap().is_granted());
+        log.panic.store(true, Ordering::SeqCst);
+        let answer = block_on(thread.prepare(&Request { id: 2, attempt: 1, slot: 0 }));
+        assert!(matches!(answer, Err(Error::Closed(_))), "{answer:?}");
+        let later = block_on(thread.accept(&Proposal::new(2, 0, b"x".to_vec())));
+        assert!(matches!(later, Err(Error::Closed(_))), "{later:?}");
+        drop(thread);
+    });
+}
+
+/// The last handle dropped on the acceptor's own thread (a job held it): no self-join, no
+/// hang, and the thread ends (its acceptor, and so its logs, are dropped).
+#[test]
+fn an_acceptor_thread_whose_last_handle_drops_on_its_own_thread_ends() {
+    within_10s("the last handle dropped on the acceptor's thread", || {
+        let log = Faulty::default();
+        let probe = log.writes.clone();
+        let thread = AcceptorThread::spawn(Acceptor::new(log, MemoryLog::new()).unwrap()).unwrap();
+        let (tx, rx) = mpsc::channel::<()>();
+        let mine = thread.clone();
+        // Queue the job (the first poll sends it), then stop waiting for its answer.
+        let queued = futures::FutureExt::now_or_never(thread.with(move |_| {
+            let _ = rx.recv();
+            drop(mine); // the last handle, dropped on the acceptor's thread
+            Ok(())
+        }));
+        assert!(queued.is_none(), "the job waits for the test");
+        drop(thread);
+        tx.send(()).unwrap();
+        let started = std::time::Instant::now();
+        while Arc::strong_count(&probe) > 1 {
+            assert!(started.elapsed() < Duration::from_secs(5), "the acceptor's thread did not end");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+}
+
+/// Group commit answers in order, and one answer per call, with a call the rules refuse
+/// (a second value at one ballot and slot) among them: it changes nothing, and the others
+/// are written.
+#[test]
+fn a_group_with_a_refused_call_writes_the_others() {
+    let accepts = MemoryLog::new();
+    let mut acceptor = Acceptor::new(MemoryLog::new(), accepts.clone()).unwrap();
+    let answers = acceptor.handle_group(&[
+        AcceptorCall::Prepare(Request { id: 9, attempt: 1, slot: 0 }),
+        AcceptorCall::Accept(Proposal::new(9, 0, b"a".to_vec())),
+        AcceptorCall::Accept(Proposal::new(9, 0, b"b".to_vec())),
+        AcceptorCall::Accept(Proposal::new(9, 1, b"c".to_vec())),
+    ]);
+    assert_eq!(answers.len(), 4);
+    assert!(matches!(&answers[0], Ok(AcceptorAnswer::Promise(p)) if p.is_granted()));
+    assert!(matches!(&answers[1], Ok(AcceptorAnswer::Proposal(p)) if p.is_accepted()));
+    assert!(matches!(&answers[2], Err(Error::ProtocolViolation(_))), "{:?}", answers[2]);
+    assert!(matches!(&answers[3], Ok(AcceptorAnswer::Proposal(p)) if p.is_accepted()));
+    assert_eq!(acceptor.core().accepted(0).unwrap().value, b"a");
+    let again = Acceptor::new(MemoryLog::new(), accepts).unwrap();
+    assert_eq!(again.core().accepted(0).unwrap().value, b"a");
+    assert_eq!(again.core().accepted(1).unwrap().value, b"c");
+}
