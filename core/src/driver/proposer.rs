@@ -365,6 +365,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
         let ignores_trim = self.mutation == Some(Mutation::IgnoresTrimPoint);
+        // The trim point an acceptor answered with, if one did.
+        let mut trimmed: Option<crate::protocol::message::Slot> = None;
         let on_result = move |i, result| {
             let progress = match result {
                 Ok(reply) => {
@@ -374,9 +376,15 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     }
                     on_reply(i, Some(reply))
                 }
-                // A trimmed slot was chosen: nothing is left to decide, whoever says so.
+                // A trimmed slot was chosen: nothing is left to decide. But it may have been
+                // chosen with this very proposal, by a majority whose answers are still on
+                // their way (the slot was read and trimmed in between): count the trim as
+                // this acceptor's failure, and report it only once this ballot cannot win.
+                // Ending at the first one made an append whose value was chosen append it
+                // again at a later slot.
                 Err(Error::Trimmed { first, .. }) if !ignores_trim => {
-                    return ControlFlow::Break(Progress::Trimmed { first })
+                    trimmed = Some(trimmed.map_or(first, |t| t.max(first)));
+                    on_reply(i, None)
                 }
                 Err(error) => {
                     failures.push(AcceptorFailure { acceptor: i, error });
@@ -385,6 +393,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             };
             match progress {
                 Progress::Waiting => ControlFlow::Continue(()),
+                Progress::Failed { .. } if trimmed.is_some() => {
+                    ControlFlow::Break(Progress::Trimmed { first: trimmed.unwrap_or_default() })
+                }
                 decided => ControlFlow::Break(decided),
             }
         };
