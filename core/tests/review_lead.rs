@@ -246,3 +246,147 @@ fn a_group_with_a_refused_call_writes_the_others() {
     assert_eq!(again.core().accepted(0).unwrap().value, b"a");
     assert_eq!(again.core().accepted(1).unwrap().value, b"c");
 }
+
+/// A `LocalAcceptor` that counts the second values at one ballot and slot it is sent (the
+/// acceptor refuses them with `ProtocolViolation`: the lease rule broken) and, now and
+/// then, yields its thread in the middle of a call, to widen the races between threads.
+#[derive(Clone)]
+struct Watch {
+    inner: LocalAcceptor,
+    violations: Arc<AtomicUsize>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Watch {
+    fn note<T>(&self, r: synodos::Result<T>) -> synodos::Result<T> {
+        if matches!(r, Err(Error::ProtocolViolation(_))) {
+            self.violations.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.calls.fetch_add(1, Ordering::Relaxed) % 7 == 0 {
+            std::thread::yield_now();
+        }
+        r
+    }
+}
+
+impl AcceptorClient for Watch {
+    async fn prepare(&self, request: &Request) -> synodos::Result<Promise> {
+        let r = self.inner.prepare(request).await;
+        self.note(r)
+    }
+    async fn accept(&self, proposal: &Proposal) -> synodos::Result<Proposal> {
+        let r = self.inner.accept(proposal).await;
+        self.note(r)
+    }
+    async fn observe(&self, request: &Request) -> synodos::Result<Vec<Proposal>> {
+        self.inner.observe(request).await
+    }
+    async fn accept_batch(&self, batch: &Batch) -> synodos::Result<Proposal> {
+        let r = self.inner.accept_batch(batch).await;
+        self.note(r)
+    }
+}
+
+/// Lease adoption under fire, as a user would run it: eight threads on one handle (their
+/// appends batch, pipeline, lose their lease and take the handle's newer one), a second
+/// handle of the same node id (a generator of its own: the same ballots), a competing
+/// node, and a reader on yet another node whose hole filling promises fresh ballots. No
+/// acceptor is ever sent two values at one ballot and slot, every acknowledged value is at
+/// its slot, and no value is in the log twice.
+#[test]
+fn lease_adoption_under_competition_never_puts_two_values_at_one_ballot() {
+    let violations = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<Watch> = (0..3)
+        .map(|_| Watch { inner: LocalAcceptor::in_memory(), violations: violations.clone(), calls: calls.clone() })
+        .collect();
+    let cfg = ProposerConfig { max_attempts: 30, max_batch: 8, pipeline: 3, ..config() };
+    let handle = |node: u16, seed: u64| {
+        let p = Proposer::with_config(
+            clients.clone(),
+            Arc::new(CounterIdGenerator::new(node)),
+            StdSleeper,
+            ProposerConfig { seed: Some(seed), ..cfg.clone() },
+        )
+        .unwrap();
+        Arc::new(ReplicatedLog::new(p))
+    };
+    let shared = handle(1, 11);
+    let twin = handle(1, 12);
+    let rival = handle(2, 13);
+    let reader = handle(3, 14);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    let mut spawn_appender = |log: Arc<ReplicatedLog<Watch, StdSleeper>>, name: String, n: usize| {
+        workers.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut failed = 0;
+            for i in 0..n {
+                match block_on(log.append(format!("{name}-{i}").into_bytes())) {
+                    Ok(e) => acked.push(e),
+                    Err(Error::ProtocolViolation(m)) => panic!("{name}: {m}"),
+                    Err(_) => failed += 1,
+                }
+                if i % 50 == 49 && name.ends_with("t0") {
+                    // The handle's own reads fill holes at fresh ballots of its node.
+                    let _ = block_on(log.read(0, 4));
+                }
+            }
+            (acked, failed)
+        }));
+    };
+    for t in 0..8 {
+        spawn_appender(shared.clone(), format!("shared-t{t}"), 150);
+    }
+    spawn_appender(twin.clone(), "twin-t0".into(), 100);
+    spawn_appender(rival.clone(), "rival-t0".into(), 100);
+    let reading = {
+        let (reader, stop) = (reader.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut next = 0;
+            while !stop.load(Ordering::SeqCst) {
+                match block_on(reader.read(next, 16)) {
+                    Ok(entries) => next = entries.last().map_or(next, |e| e.slot + 1),
+                    Err(Error::ProtocolViolation(m)) => panic!("reader: {m}"),
+                    Err(_) => {}
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    for w in workers {
+        let (a, f) = w.join().unwrap();
+        acked.extend(a);
+        failed += f;
+    }
+    stop.store(true, Ordering::SeqCst);
+    reading.join().unwrap();
+    assert_eq!(violations.load(Ordering::SeqCst), 0, "two values sent at one ballot and slot");
+    let top = acked.iter().map(|e| e.slot).max().unwrap();
+    let check = handle(4, 15);
+    let mut log = std::collections::BTreeMap::new();
+    let mut next = 0;
+    while next <= top {
+        let entries = block_on(check.read(next, 1024)).unwrap();
+        assert!(!entries.is_empty(), "the log reads on from slot {next}");
+        for e in entries {
+            next = e.slot + 1;
+            log.insert(e.slot, e.value);
+        }
+    }
+    for e in &acked {
+        assert_eq!(log.get(&e.slot), Some(&e.value), "acknowledged at slot {}", e.slot);
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (slot, v) in &log {
+        if v.is_empty() {
+            continue; // a hole a reader filled
+        }
+        if let Some(first) = seen.insert(v.clone(), *slot) {
+            panic!("{} is in the log at slots {first} and {slot}", String::from_utf8_lossy(v));
+        }
+    }
+    println!("{} acknowledged, {failed} failed, {} slots, {} calls", acked.len(), log.len(), calls.load(Ordering::Relaxed));
+}
