@@ -205,7 +205,11 @@ fn main() {
     let threaded = rows("FileLog, AcceptorThread", secs, || {
         files(&fresh()).into_iter().map(|a| AcceptorThread::spawn(a).unwrap()).collect::<Vec<_>>()
     });
-    println!("FileLog, 1 writer / raw fsync: LocalAcceptor {:.2}, AcceptorThread {:.2}", local / fsync.max(1e-9), threaded / fsync.max(1e-9));
+    println!(
+        "FileLog, 1 writer / raw fsync: LocalAcceptor {:.2}, AcceptorThread {:.2}",
+        local / fsync.max(1e-9),
+        threaded / fsync.max(1e-9)
+    );
 }
 
 fn files(dir: &std::path::Path) -> Vec<Acceptor<FileLog, FileLog>> {

@@ -34,12 +34,12 @@ pub mod protocol;
 pub mod sim;
 pub mod storage;
 
+#[cfg(not(target_family = "wasm"))]
+pub use driver::AcceptorThread;
 #[cfg(feature = "std-timer")]
 pub use driver::StdSleeper;
 #[cfg(feature = "tokio")]
 pub use driver::TokioSleeper;
-#[cfg(not(target_family = "wasm"))]
-pub use driver::AcceptorThread;
 pub use driver::{
     AcceptorClient, Clock, CounterIdGenerator, Decision, IdGenerator, LocalAcceptor, ManualClock, Proposer,
     ProposerConfig, ReplicatedLog, ServerIdGenerator, Sleeper, SystemClock,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::thread;
 
 use synodos::{
-    Acceptor, AcceptorThread, CounterIdGenerator, Entry, FileLog, LocalAcceptor, Mutation, Proposer, ProposerConfig, ReplicatedLog,
-    StdSleeper,
+    Acceptor, AcceptorThread, CounterIdGenerator, Entry, FileLog, LocalAcceptor, Mutation, Proposer, ProposerConfig,
+    ReplicatedLog, StdSleeper,
 };
 
 /// Any in-process acceptor client the tests run over (a `LocalAcceptor` or an `AcceptorThread`).

@@ -143,7 +143,12 @@ impl Log for Faulty {
     fn last(&self) -> synodos::Result<Option<(u64, Vec<u8>)>> {
         self.inner.last()
     }
-    fn range(&self, start: u64, stop: u64, f: &mut dyn FnMut(u64, &[u8]) -> synodos::Result<()>) -> synodos::Result<()> {
+    fn range(
+        &self,
+        start: u64,
+        stop: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> synodos::Result<()>,
+    ) -> synodos::Result<()> {
         self.inner.range(start, stop, f)
     }
     fn trim(&mut self, before: u64) -> synodos::Result<()> {
@@ -388,7 +393,12 @@ fn lease_adoption_under_competition_never_puts_two_values_at_one_ballot() {
             panic!("{} is in the log at slots {first} and {slot}", String::from_utf8_lossy(v));
         }
     }
-    println!("{} acknowledged, {failed} failed, {} slots, {} calls", acked.len(), log.len(), calls.load(Ordering::Relaxed));
+    println!(
+        "{} acknowledged, {failed} failed, {} slots, {} calls",
+        acked.len(),
+        log.len(),
+        calls.load(Ordering::Relaxed)
+    );
 }
 
 /// A `LocalAcceptor` that counts the prepares it is sent.
