@@ -166,7 +166,10 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     ///
     /// An append whose batch was being sent by another append that got dropped (cancelled)
     /// is sent again: if the dropped one had got it chosen, the value is then in the log
-    /// twice.
+    /// twice. So is an append whose accepts were chosen but whose answers were lost (timed
+    /// out), when its slot is trimmed before it asks again: a trimmed slot no longer tells
+    /// whose value it held, and the append goes on at a later slot. (Answers that are only
+    /// slow are waited for: a trimmed slot ends a phase only once its ballot cannot win.)
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
         // Nothing queued, nothing in flight: this append goes alone (no queue, no copy).
