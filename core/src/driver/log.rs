@@ -166,7 +166,10 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     ///
     /// An append whose batch was being sent by another append that got dropped (cancelled)
     /// is sent again: if the dropped one had got it chosen, the value is then in the log
-    /// twice.
+    /// twice. So is an append whose accepts were chosen but whose answers were lost (timed
+    /// out), when its slot is trimmed before it asks again: a trimmed slot no longer tells
+    /// whose value it held, and the append goes on at a later slot. (Answers that are only
+    /// slow are waited for: a trimmed slot ends a phase only once its ballot cannot win.)
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
         // Nothing queued, nothing in flight: this append goes alone (no queue, no copy).
@@ -335,7 +338,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
 
     /// What the decisions of this handle share: its lease, and its lock for phase 1.
     fn lead(&self, reserved: bool) -> Lead<'_> {
-        Lead { lease: &self.lease, leading: &self.leading, reserved }
+        Lead { lease: &self.lease, leading: &self.leading, reserved, held: None }
     }
 
     /// Drop `lease` if it is still the one held (a newer one stays).
@@ -350,14 +353,23 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// One append on its own: at the first free slot, phase 1 unless a lease covers it.
     async fn append_one(&self, value: Vec<u8>) -> Result<Entry> {
         loop {
-            let (slot, lease, reserved) = self.reserve_slot()?;
-            if !reserved && self.leading.try_lock().is_none() {
-                // Another append of this handle is taking the lead: wait for it, then go on
-                // under its lease if it got one (no phase 1 against our own ballot).
-                drop(self.leading.lock().await);
-                continue;
+            let (mut slot, mut lease, mut reserved) = self.reserve_slot()?;
+            let mut lead = self.lead(reserved);
+            if !reserved {
+                // No lease: take the lead lock first, and look again under it. Another
+                // append of this handle may have taken the lead meanwhile; then go on under
+                // its lease (no phase 1 against our own ballot). Otherwise this append's
+                // phase 1 runs under the lock it holds now. (Checking with `try_lock` and
+                // locking later let appends that started together each run a phase 1 of
+                // their own, at one slot, each taking the lead from the one before.)
+                let guard = self.leading.lock().await;
+                (slot, lease, reserved) = self.reserve_slot()?;
+                lead = self.lead(reserved);
+                if !reserved {
+                    lead.held = Some(guard);
+                }
             }
-            let decision = match self.proposer.decide_in(slot, value.clone(), lease, Some(self.lead(reserved))).await {
+            let decision = match self.proposer.decide_in(slot, value.clone(), lease, Some(lead)).await {
                 Ok(decision) => decision,
                 Err(Error::Trimmed { first, .. }) if first > slot => {
                     // The log starts later than this handle knew: go on from there.
@@ -400,9 +412,18 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 let slot = if mutation == Some(Mutation::SlotWraps) {
                     self.next_slot.fetch_add(1, Ordering::SeqCst)
                 } else {
+                    // Not below the lease: the slots under its start are taken (its phase 1
+                    // decided the one before it), though `next_slot` may not show it yet
+                    // (the lease is stored before the append that got it moves on). A slot
+                    // below it would run a phase 1 of its own and take the lead back.
+                    let from = lease.from();
                     self.next_slot
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s <= last).then(|| s.saturating_add(1)))
-                        .map_err(log_full)?
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                            let s = s.max(from);
+                            (s <= last).then(|| s.saturating_add(1))
+                        })
+                        .map(|s| s.max(from))
+                        .map_err(|s| log_full(s.max(from)))?
                 };
                 Ok((slot, lease.covers(slot).then_some(lease), true))
             }

@@ -204,6 +204,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     ) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
+        let mut lead = lead;
         if lease.is_some_and(|l| l.owner() != self.owner) {
             return Err(Error::InvalidArgument(
                 "this lease was made by another proposer (a lease is good only where its phase 1 ran)".into(),
@@ -237,8 +238,11 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             failures.clear();
             // Held through this attempt's phase 1 and phase 2, when it runs phase 1.
             let mut _leading = None;
-            if let (None, Some(lead)) = (leased, &lead) {
-                let guard = lead.leading.lock().await;
+            if let (None, Some(lead)) = (leased, &mut lead) {
+                let guard = match lead.held.take() {
+                    Some(guard) => guard,
+                    None => lead.leading.lock().await,
+                };
                 match lead.newer_lease(slot, tried, self.owner) {
                     Some(newer) => leased = Some(newer),
                     None => _leading = Some(guard),
@@ -290,6 +294,12 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
                         Progress::Chosen(_) => {
                             let frontier = round.frontier();
+                            // Stored while the lead lock is still held: the next append of
+                            // the handle to take it finds the lease, not a reason for a
+                            // phase 1 of its own.
+                            if let (Some(lease), Some(lead)) = (next_lease, &lead) {
+                                lead.offer(lease);
+                            }
                             return Ok(Decision { value: proposal.value, lease: next_lease, frontier });
                         }
                         Progress::Failed { promised } => {
@@ -365,6 +375,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
         let ignores_trim = self.mutation == Some(Mutation::IgnoresTrimPoint);
+        // The trim point an acceptor answered with, if one did.
+        let mut trimmed: Option<crate::protocol::message::Slot> = None;
         let on_result = move |i, result| {
             let progress = match result {
                 Ok(reply) => {
@@ -374,9 +386,15 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     }
                     on_reply(i, Some(reply))
                 }
-                // A trimmed slot was chosen: nothing is left to decide, whoever says so.
+                // A trimmed slot was chosen: nothing is left to decide. But it may have been
+                // chosen with this very proposal, by a majority whose answers are still on
+                // their way (the slot was read and trimmed in between): count the trim as
+                // this acceptor's failure, and report it only once this ballot cannot win.
+                // Ending at the first one made an append whose value was chosen append it
+                // again at a later slot.
                 Err(Error::Trimmed { first, .. }) if !ignores_trim => {
-                    return ControlFlow::Break(Progress::Trimmed { first })
+                    trimmed = Some(trimmed.map_or(first, |t| t.max(first)));
+                    on_reply(i, None)
                 }
                 Err(error) => {
                     failures.push(AcceptorFailure { acceptor: i, error });
@@ -385,6 +403,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             };
             match progress {
                 Progress::Waiting => ControlFlow::Continue(()),
+                Progress::Failed { .. } if trimmed.is_some() => {
+                    ControlFlow::Break(Progress::Trimmed { first: trimmed.unwrap_or_default() })
+                }
                 decided => ControlFlow::Break(decided),
             }
         };
@@ -455,8 +476,6 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     }
 }
 
-/// Whether two ballots carry the same node id in the layout every built-in generator uses
-/// (`round << 16 | node_id`), and `promised` is not below `ours`.
 /// What a [`ReplicatedLog`](crate::ReplicatedLog) handle shares with the decisions it
 /// starts: the lease it holds, and the lock under which its phase 1s run one at a time.
 pub(crate) struct Lead<'a> {
@@ -466,6 +485,8 @@ pub(crate) struct Lead<'a> {
     /// reserved it), so a newer lease that covers it may carry it: no other value is ever
     /// proposed there at that lease's ballot.
     pub reserved: bool,
+    /// The lock, when the caller took it already (for the first attempt's phase 1).
+    pub held: Option<futures::lock::MutexGuard<'a, ()>>,
 }
 
 impl Lead<'_> {
@@ -478,8 +499,20 @@ impl Lead<'_> {
         let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None)?;
         (lease.covers(slot) && lease.ballot() > tried && lease.owner() == owner).then_some(lease)
     }
+
+    /// Store `lease` as the handle's, unless it holds a newer one (as
+    /// `ReplicatedLog::set_lease` does).
+    fn offer(&self, lease: Lease) {
+        if let Ok(mut guard) = self.lease.lock() {
+            if guard.is_none_or(|old| old.ballot() <= lease.ballot()) {
+                *guard = Some(lease);
+            }
+        }
+    }
 }
 
+/// Whether two ballots carry the same node id in the layout every built-in generator uses
+/// (`round << 16 | node_id`), and `promised` is not below `ours`.
 fn same_node(promised: Ballot, ours: Ballot) -> bool {
     const NODE: u64 = (1 << crate::driver::ids::NODE_BITS) - 1;
     promised >= ours && promised & NODE == ours & NODE
