@@ -34,8 +34,6 @@ pub mod protocol;
 pub mod sim;
 pub mod storage;
 
-#[cfg(not(target_family = "wasm"))]
-pub use driver::AcceptorThread;
 #[cfg(feature = "std-timer")]
 pub use driver::StdSleeper;
 #[cfg(feature = "tokio")]
