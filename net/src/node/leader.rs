@@ -1,0 +1,100 @@
+//! [`Leadership`]: which node this one sends appends to. Ballots are `round << 16 | node id`
+//! (every id generator of the core), so the ballot this node's acceptor promised last names
+//! the node that leads: that node appends, every other forwards to it. A leader that cannot
+//! be reached is suspected for a while, and this node appends itself (its phase 1 takes the
+//! lead, and the others' acceptors then name it). Before any promise the lowest id leads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use synodos::Ballot;
+
+use super::metrics::Metrics;
+use super::peer::Peer;
+
+/// Bits of a ballot that hold the node id.
+const NODE_MASK: u64 = (1 << synodos::CounterIdGenerator::NODE_BITS) - 1;
+
+/// Where an append goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// This node leads (or no one else can): append here.
+    Local,
+    /// Forward to the leader at this URL.
+    Forward(String),
+}
+
+/// This node's view of the leader.
+pub(crate) struct Leadership {
+    own: u64,
+    current: AtomicU64,
+    suspects: Mutex<HashMap<u64, Instant>>,
+    suspect_for: Duration,
+}
+
+impl Leadership {
+    pub(crate) fn new(own: u64, suspect_for: Duration) -> Self {
+        Leadership { own, current: AtomicU64::new(0), suspects: Mutex::new(HashMap::new()), suspect_for }
+    }
+
+    /// The node this one takes for the leader (0: not known yet).
+    pub(crate) fn current(&self) -> u64 {
+        self.current.load(Ordering::Relaxed)
+    }
+
+    /// Note `leader` as the leader (counting changes).
+    pub(crate) fn set(&self, leader: u64, metrics: &Metrics) {
+        let before = self.current.swap(leader, Ordering::Relaxed);
+        if before != leader && before != 0 {
+            metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `node` did not answer: append locally instead of forwarding to it for a while.
+    pub(crate) fn suspect(&self, node: u64) {
+        if let Ok(mut s) = self.suspects.lock() {
+            s.insert(node, Instant::now());
+        }
+    }
+
+    fn suspected(&self, node: u64) -> bool {
+        let Ok(mut s) = self.suspects.lock() else { return false };
+        match s.get(&node) {
+            Some(at) if at.elapsed() < self.suspect_for => true,
+            Some(_) => {
+                s.remove(&node);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Where an append goes, given the ballot this node's acceptor promised last.
+    pub(crate) fn route(&self, promised: Ballot, peers: &[Peer], metrics: &Metrics) -> Route {
+        let known: Vec<(u64, &str)> =
+            peers.iter().filter_map(|p| p.acceptor.acceptor_id().map(|id| (id, p.acceptor.url()))).collect();
+        let named = if promised != 0 {
+            promised & NODE_MASK
+        } else {
+            known.iter().map(|(id, _)| *id).chain([self.own]).min().unwrap_or(self.own)
+        };
+        let target = known.iter().find(|(id, _)| *id == named && named != self.own);
+        let leader = match target {
+            Some((id, url)) if !self.suspected(*id) => {
+                self.set(*id, metrics);
+                return Route::Forward((*url).to_string());
+            }
+            _ => self.own,
+        };
+        self.set(leader, metrics);
+        Route::Local
+    }
+
+    /// The URL of the leader, if known among `peers`.
+    pub(crate) fn leader_url<'a>(&self, peers: &'a [Peer]) -> Option<&'a str> {
+        let leader = self.current();
+        peers.iter().find(|p| p.acceptor.acceptor_id() == Some(leader)).map(|p| p.acceptor.url())
+    }
+}
