@@ -92,6 +92,16 @@ impl Leadership {
         Route::Local
     }
 
+    /// The leader as this node sees it now, without routing anything: the node the
+    /// promised ballot names when it is a known peer, else the last one routed to (0: none).
+    pub(crate) fn view(&self, promised: Ballot, peers: &[Peer]) -> u64 {
+        let named = promised & NODE_MASK;
+        if promised != 0 && peers.iter().any(|p| p.acceptor.acceptor_id() == Some(named)) {
+            return named;
+        }
+        self.current()
+    }
+
     /// The URL of the leader, if known among `peers`.
     pub(crate) fn leader_url<'a>(&self, peers: &'a [Peer]) -> Option<&'a str> {
         let leader = self.current();

@@ -143,7 +143,7 @@ impl Node {
         let s = &state.acceptor.status;
         let gauges = super::metrics::Gauges {
             node: self.id,
-            leader: self.leadership.current(),
+            leader: self.leadership.view(s.promised.load(Ordering::Relaxed), &self.peers),
             chosen_up_to: self.store.chosen_up_to(),
             promised: s.promised.load(Ordering::Relaxed),
             frontier: s.frontier.load(Ordering::Relaxed),
@@ -268,9 +268,9 @@ impl Extension for Node {
         Box::pin(serve_route(self, state, req))
     }
 
-    fn info(&self, _state: &State, info: &mut Info) {
-        let leader = self.leadership.current();
-        info.leader = Some(leader);
+    fn info(&self, state: &State, info: &mut Info) {
+        let promised = state.acceptor.status.promised.load(Ordering::Relaxed);
+        info.leader = Some(self.leadership.view(promised, &self.peers));
         info.chosen_up_to = Some(self.store.chosen_up_to());
     }
 
