@@ -201,7 +201,8 @@ fn the_leader_killed_appends_go_on_nothing_acknowledged_is_lost_and_it_catches_u
     let end = acked.iter().map(|e| e.slot).max().unwrap() + 1;
 
     // A new leader among the two left.
-    let live: Vec<String> = urls.iter().enumerate().filter(|(i, _)| *i != leader_index).map(|(_, u)| u.clone()).collect();
+    let live: Vec<String> =
+        urls.iter().enumerate().filter(|(i, _)| *i != leader_index).map(|(_, u)| u.clone()).collect();
     let new_leader = client_of(&live[0]).info_blocking()[0].1.as_ref().unwrap().leader.unwrap();
     assert_ne!(new_leader, leader, "the dead node is still taken for the leader");
 
@@ -240,7 +241,11 @@ fn the_node_routes_check_tokens_bodies_and_methods_like_the_acceptor_routes() {
 
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (post("/v1/append", "", r#"{"value":"aGk="}"#), 401, "UNAUTHORIZED"),
-        (post("/v1/append", "Authorization: Bearer wrong-token-0123456789\r\n", r#"{"value":"aGk="}"#), 401, "UNAUTHORIZED"),
+        (
+            post("/v1/append", "Authorization: Bearer wrong-token-0123456789\r\n", r#"{"value":"aGk="}"#),
+            401,
+            "UNAUTHORIZED",
+        ),
         (get("/metrics", ""), 401, "UNAUTHORIZED"),
         (get("/v1/log", ""), 401, "UNAUTHORIZED"),
         (post("/v1/append", &auth, r#"{"value":"not base64!"}"#), 400, "INVALID_MESSAGE"),

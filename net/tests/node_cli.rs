@@ -125,8 +125,7 @@ fn the_node_commands_work_as_a_user_runs_them() {
     // append prints the slot; `-` reads stdin (one trailing newline dropped).
     assert_eq!(with(&["append", "hello"]), (0, "0\n".into(), String::new()));
     assert_eq!(with(&["append", "world", "--json"]), (0, "{\"slot\":1}\n".into(), String::new()));
-    let (code, out, err) =
-        run_with_stdin(&["append", "-", "--peers", &peers, "--token-file", tokens], b"from stdin\n");
+    let (code, out, err) = run_with_stdin(&["append", "-", "--peers", &peers, "--token-file", tokens], b"from stdin\n");
     assert_eq!((code, out.as_str(), err.as_str()), (0, "2\n", ""));
     // propose decides the single decree, slot 0: it already holds "hello".
     assert_eq!(with(&["propose", "mine"]), (0, "hello\n".into(), String::new()));

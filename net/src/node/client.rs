@@ -77,7 +77,10 @@ fn retryable(e: &Error) -> bool {
 impl NodeClient {
     /// A client of the nodes at `peers` (`http://host:port` or `https://host:port`).
     /// Nothing is sent until the first call.
-    pub fn new<S: AsRef<str>>(peers: impl IntoIterator<Item = S>, options: ClientOptions) -> std::result::Result<Self, NetError> {
+    pub fn new<S: AsRef<str>>(
+        peers: impl IntoIterator<Item = S>,
+        options: ClientOptions,
+    ) -> std::result::Result<Self, NetError> {
         let peers: Vec<String> = peers.into_iter().map(|p| p.as_ref().trim_end_matches('/').to_string()).collect();
         if peers.is_empty() {
             return Err(NetError::Config("no node URL: give --peers URL,URL,... (or SYNODOS_PEERS)".into()));
@@ -88,7 +91,9 @@ impl NodeClient {
             match uri.scheme_str() {
                 Some("http") => {}
                 Some("https") if options.ca().is_some() => {}
-                Some("https") => return Err(bad("an https URL needs the CA that signed the node's certificate (--tls-ca)")),
+                Some("https") => {
+                    return Err(bad("an https URL needs the CA that signed the node's certificate (--tls-ca)"))
+                }
                 _ => return Err(bad("expected http:// or https://")),
             }
             if uri.authority().is_none() || uri.query().is_some() {
@@ -123,7 +128,10 @@ impl NodeClient {
         &self.inner.peers
     }
 
-    async fn run<T: Send + 'static>(&self, fut: impl std::future::Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         self.inner.runtime.spawn(async move {
             let _ = tx.send(fut.await);
@@ -282,9 +290,7 @@ impl Inner {
 
     async fn post(&self, path: &str, body: Bytes) -> Result<Entry> {
         let (url, answer) = self.call(Method::POST, path, Some(body)).await?;
-        serde_json::from_slice::<EntryBody>(&answer)
-            .map(Into::into)
-            .map_err(|e| transport(&url, "a bad answer", e))
+        serde_json::from_slice::<EntryBody>(&answer).map(Into::into).map_err(|e| transport(&url, "a bad answer", e))
     }
 }
 

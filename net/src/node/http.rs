@@ -92,7 +92,13 @@ impl Http {
         Ok(Http { client, auth, cluster, timeout: options.request_timeout(), max_response: 256 << 20 })
     }
 
-    fn request(&self, method: Method, url: &str, body: Option<Bytes>, extra: &[(&'static str, String)]) -> Result<Request<Full<Bytes>>, Error> {
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+        extra: &[(&'static str, String)],
+    ) -> Result<Request<Full<Bytes>>, Error> {
         let mut req = Request::builder().method(method).uri(url);
         if let Some(auth) = &self.auth {
             req = req.header(header::AUTHORIZATION, auth.clone());
@@ -144,7 +150,8 @@ impl Http {
             .map_err(|e| transport(url, "request failed", e))?;
         if resp.status() != StatusCode::OK {
             let status = resp.status();
-            let body = Limited::new(resp.into_body(), 64 << 10).collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let body =
+                Limited::new(resp.into_body(), 64 << 10).collect().await.map(|c| c.to_bytes()).unwrap_or_default();
             return Err(failure(url, status, &body));
         }
         Ok(resp)

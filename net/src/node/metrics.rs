@@ -17,7 +17,8 @@ pub(crate) struct Histogram {
 }
 
 /// Seconds: 100 µs to 10 s.
-const SECONDS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const SECONDS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 /// Entries per batch: 1 to 1,024.
 const SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
 
@@ -150,7 +151,12 @@ impl Metrics {
             "Time to answer a prepare or accept: the acceptor's queue, its write and its fsync.",
         );
         self.acceptor_seconds.write(&mut out, "synodos_acceptor_request_seconds", "");
-        head(&mut out, "synodos_learner_fsync_seconds", "histogram", "Writes of the learner's chosen log, one fsync each.");
+        head(
+            &mut out,
+            "synodos_learner_fsync_seconds",
+            "histogram",
+            "Writes of the learner's chosen log, one fsync each.",
+        );
         self.fsync_seconds.write(&mut out, "synodos_learner_fsync_seconds", "");
         head(&mut out, "synodos_batch_entries", "histogram", "Entries per batched accept this node sent as leader.");
         self.batch_entries.write(&mut out, "synodos_batch_entries", "");
@@ -171,7 +177,11 @@ impl Metrics {
             ("synodos_acceptor_promised", "The highest ballot this node's acceptor promised.", g.promised),
             ("synodos_acceptor_frontier", "One past the highest slot this node's acceptor accepted.", g.frontier),
             ("synodos_acceptor_requests", "Requests the acceptor wrote (group commit).", g.acceptor_requests),
-            ("synodos_acceptor_batches", "Writes those requests took (requests / batches = mean group size).", g.acceptor_batches),
+            (
+                "synodos_acceptor_batches",
+                "Writes those requests took (requests / batches = mean group size).",
+                g.acceptor_batches,
+            ),
         ];
         for (name, help, value) in gauges {
             head(&mut out, name, "gauge", help);

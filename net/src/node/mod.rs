@@ -136,9 +136,7 @@ where
         .peers
         .iter()
         .enumerate()
-        .map(|(i, url)| {
-            HttpAcceptor::new(url, client.clone()).map(|a| Peer::new(a, (i == 0).then(|| metrics.clone())))
-        })
+        .map(|(i, url)| HttpAcceptor::new(url, client.clone()).map(|a| Peer::new(a, (i == 0).then(|| metrics.clone()))))
         .collect::<Result<Vec<_>, _>>()?;
     let store = match &node.data {
         Some(dir) => {
@@ -191,17 +189,16 @@ async fn contact(node: Arc<Node>) {
         let results = futures::future::join_all(checks).await;
         let mut left = Vec::new();
         for (peer, result) in pending.into_iter().zip(results) {
-            match result {
-                Ok(id) if id == node.id && !peer.acceptor.url().is_empty() => {}
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!("peer {}: {e}", peer.acceptor.url());
-                    left.push(peer);
-                }
+            if let Err(e) = result {
+                tracing::debug!("peer {}: {e}", peer.acceptor.url());
+                left.push(peer);
             }
         }
         pending = left;
         if pending.is_empty() {
+            if !node.peers.iter().any(|p| p.acceptor.acceptor_id() == Some(node.id)) {
+                tracing::warn!("--peers does not name this node's own URL (acceptor {}): add it", node.id);
+            }
             return;
         }
         tokio::select! {

@@ -94,9 +94,7 @@ impl Node {
                     Ok(None)
                 }
             },
-            Ok(answer) if answer.status.is_client_error() => {
-                Err(super::http::api_error(answer.status, &answer.body))
-            }
+            Ok(answer) if answer.status.is_client_error() => Err(super::http::api_error(answer.status, &answer.body)),
             Ok(answer) => {
                 tracing::debug!("{target}: {}: deciding here", answer.status);
                 Ok(None)
@@ -129,7 +127,8 @@ impl Node {
     }
 
     fn answer_entry(&self, entry: Entry) -> Result<Response<Body>, ApiError> {
-        let body = serde_json::to_vec(&EntryBody::from(entry)).map_err(|e| ApiError::new(500, "INTERNAL", e.to_string()))?;
+        let body =
+            serde_json::to_vec(&EntryBody::from(entry)).map_err(|e| ApiError::new(500, "INTERNAL", e.to_string()))?;
         let mut resp = json_response(StatusCode::OK, body);
         if let Some(url) = self.leadership.leader_url(&self.peers) {
             if let Ok(v) = HeaderValue::from_str(url) {
@@ -219,9 +218,8 @@ async fn serve_route(node: Arc<Node>, state: Arc<State>, req: Request<Incoming>)
             }
             let hops = hops(&req)?;
             let bytes = read_body(&state, req).await?;
-            let body: ValueBody = serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::new(400, "INVALID_MESSAGE", format!("expected {{\"value\": base64}}: {e}"))
-            })?;
+            let body: ValueBody = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::new(400, "INVALID_MESSAGE", format!("expected {{\"value\": base64}}: {e}")))?;
             let op = if path == wire::APPEND { Op::Append } else { Op::Propose };
             let entry = node.take(&state, op, body.value, hops).await?;
             node.answer_entry(entry)
@@ -264,7 +262,11 @@ impl Extension for Node {
         matches!(path, wire::APPEND | wire::PROPOSE | wire::LOG | wire::METRICS)
     }
 
-    fn handle(self: Arc<Self>, state: Arc<State>, req: Request<Incoming>) -> BoxFuture<'static, Result<Response<Body>, ApiError>> {
+    fn handle(
+        self: Arc<Self>,
+        state: Arc<State>,
+        req: Request<Incoming>,
+    ) -> BoxFuture<'static, Result<Response<Body>, ApiError>> {
         Box::pin(serve_route(self, state, req))
     }
 

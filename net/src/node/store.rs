@@ -85,13 +85,7 @@ impl Store {
     pub(crate) fn read(&self, from: Slot, max: usize) -> Vec<(Slot, Bytes)> {
         let mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
         let Ok(start) = usize::try_from(from) else { return Vec::new() };
-        mirror
-            .iter()
-            .enumerate()
-            .skip(start)
-            .take(max)
-            .map(|(i, v)| (i as Slot, v.clone()))
-            .collect()
+        mirror.iter().enumerate().skip(start).take(max).map(|(i, v)| (i as Slot, v.clone())).collect()
     }
 }
 

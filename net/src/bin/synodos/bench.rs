@@ -51,7 +51,10 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Fatal> {
     let options = args.client.options()?.runtime(runtime.handle().clone());
     let client = args.client.client(options)?;
     if !args.json {
-        println!("{:>8}  {:>9}  {:>10}  {:>9}  {:>9}  {:>7}", "clients", "appends", "appends/s", "p50 ms", "p99 ms", "errors");
+        println!(
+            "{:>8}  {:>9}  {:>10}  {:>9}  {:>9}  {:>7}",
+            "clients", "appends", "appends/s", "p50 ms", "p99 ms", "errors"
+        );
     }
     let mut failed = false;
     for &n in &args.clients {

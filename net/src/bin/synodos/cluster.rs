@@ -134,7 +134,12 @@ pub(crate) fn run(args: ClusterArgs) -> Result<(), Fatal> {
     for (id, rx) in ready {
         match rx.recv_timeout(Duration::from_secs(15)) {
             Ok(line) if line.contains("serving node") => {}
-            _ => return Err(Fatal::new(6, format!("node {id} did not start (its error is above); the others are stopped"))),
+            _ => {
+                return Err(Fatal::new(
+                    6,
+                    format!("node {id} did not start (its error is above); the others are stopped"),
+                ))
+            }
         }
     }
     println!("synodos: {n} nodes of cluster {} running; stop them with Ctrl-C", args.cluster);

@@ -241,7 +241,8 @@ pub(crate) fn status(args: StatusArgs) -> Result<(), Fatal> {
     let client = args.client.client(args.client.options()?)?;
     let infos = client.info_blocking();
     let reachable = infos.iter().filter(|(_, i)| i.is_ok()).count();
-    let mut rows = vec![["NODE", "ID", "REACHABLE", "LEADER", "PROMISED", "FRONTIER", "CHOSEN-UP-TO"].map(String::from)];
+    let mut rows =
+        vec![["NODE", "ID", "REACHABLE", "LEADER", "PROMISED", "FRONTIER", "CHOSEN-UP-TO"].map(String::from)];
     for (url, info) in &infos {
         if args.json {
             let line = match info {
