@@ -1,11 +1,14 @@
 //! The learner: it asks every member's acceptor what it accepted from the first slot this
 //! node does not have, counts a slot chosen when a majority report one ballot for it, and
 //! writes the chosen entries, in order, to the node's [`Store`](super::store::Store). It
-//! never proposes while the log moves; a slot that stays undecided for
-//! [`NodeOptions::repair_after`](super::NodeOptions::repair_after) (a hole left by a leader
-//! that died, a value a majority accepted but only a minority of the live acceptors still
-//! report) is decided by running Paxos on it, which keeps whatever may have been chosen. A
-//! restarted node catches up the same way.
+//! never proposes while the leader works: a slot is decided by the learner itself (running
+//! Paxos on it, which keeps whatever may have been chosen) only when it stayed undecided for
+//! [`NodeOptions::repair_after`](super::NodeOptions::repair_after) *and* what is reported there
+//! is older than a ballot seen since (a hole left by a leader that died while another took
+//! over), or when it stayed undecided ten times as long (a leader that died with nobody
+//! appending after it: a value a majority accepted may be reported by only one live
+//! acceptor). A slow leader's slots in flight carry the newest ballot, so they are left to it.
+//! A restarted node catches up the same way.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -22,6 +25,8 @@ struct Tally {
     chosen: BTreeMap<Slot, Vec<u8>>,
     /// The highest-ballot value reported at the first slot asked about, if any.
     at_first: Option<(Ballot, Vec<u8>)>,
+    /// The highest ballot reported at any slot.
+    newest: Ballot,
 }
 
 /// Ask every peer (at once) what it accepted from `from` on.
@@ -33,13 +38,14 @@ async fn tally(node: &Node, from: Slot) -> Tally {
     let calls = node.peers.iter().map(|p| async move { tokio::time::timeout(timeout, p.observe(request)).await });
     let answers = futures::future::join_all(calls).await;
     let mut learner = Learner::starting_at(n, from);
-    let mut tally = Tally { chosen: BTreeMap::new(), at_first: None };
+    let mut tally = Tally { chosen: BTreeMap::new(), at_first: None, newest: 0 };
     for (i, answer) in answers.into_iter().enumerate() {
         let Ok(Ok(proposals)) = answer else { continue };
         for p in &proposals {
             if p.id == 0 || p.slot < from {
                 continue; // trim markers; slots already learned
             }
+            tally.newest = tally.newest.max(p.id);
             if p.slot == from && tally.at_first.as_ref().is_none_or(|(b, _)| p.id > *b) {
                 tally.at_first = Some((p.id, p.value.clone()));
             }
@@ -80,9 +86,15 @@ pub(crate) async fn run(node: Arc<Node>) {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => return,
         }
-        // A little spacing, so that a burst of nudges does not become a burst of polls.
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        // Some spacing, so that a burst of nudges does not become a burst of polls.
+        tokio::time::sleep(node.poll_interval.min(Duration::from_millis(5))).await;
     }
+}
+
+/// Whether a slot undecided for `stalled` is the learner's to decide (see the module docs).
+fn overdue(node: &Node, tally: &Tally, stalled: Duration) -> bool {
+    let superseded = tally.at_first.as_ref().is_none_or(|(ballot, _)| *ballot < tally.newest);
+    (superseded && stalled >= node.repair_after) || stalled >= node.repair_after.saturating_mul(10)
 }
 
 /// One round: learn what is chosen from the first missing slot, or repair a slot that
@@ -105,7 +117,7 @@ async fn step(node: &Node, stalled: &mut Option<(Slot, Instant)>) -> Result<usiz
                 *stalled = None;
                 return Ok(0);
             }
-            Some((at, since)) if at == next && since.elapsed() >= node.repair_after => {
+            Some((at, since)) if at == next && overdue(node, &tally, since.elapsed()) => {
                 let filler = tally.at_first.map(|(_, v)| v).unwrap_or_default();
                 let value = node.log.proposer().propose_at(next, filler).await?;
                 node.metrics.repairs.fetch_add(1, Ordering::Relaxed);

@@ -54,7 +54,9 @@ pub struct NodeOptions {
     pub data: Option<PathBuf>,
     /// The proposer's timeouts, retries, batching and pipeline.
     pub proposer: ProposerConfig,
-    /// A slot that stays undecided this long (its proposer died) is decided by the learner.
+    /// A slot that stays undecided this long, under a ballot older than one seen since (its
+    /// proposer died and another leads), is decided by the learner (any slot after ten times
+    /// as long).
     pub repair_after: Duration,
     /// How often an idle learner asks the acceptors for news.
     pub poll_interval: Duration,
@@ -69,7 +71,9 @@ impl NodeOptions {
             peers: peers.into_iter().map(Into::into).collect(),
             client: ClientOptions::new().timeout(Duration::from_secs(5)),
             data: None,
-            proposer: ProposerConfig { call_timeout: Duration::from_secs(1), ..ProposerConfig::default() },
+            // Above the default 1 s: on a loaded machine a batch that times out is decided
+            // again slot by slot, which loads it further.
+            proposer: ProposerConfig { call_timeout: Duration::from_secs(2), ..ProposerConfig::default() },
             repair_after: Duration::from_secs(1),
             poll_interval: Duration::from_millis(20),
             suspect_for: Duration::from_secs(2),
