@@ -334,3 +334,43 @@ fn futures_timer(d: Duration) -> impl std::future::Future<Output = ()> {
         let _ = rx.await;
     }
 }
+
+#[test]
+fn holes_left_by_a_proposer_that_died_are_decided_by_the_learners() {
+    use synodos::{AcceptorClient, Proposal, Request};
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_file(dir.path());
+    let (_nodes, urls) = start_nodes(3, dir.path(), &tokens);
+    let client = NodeClient::new(urls.clone(), options()).unwrap();
+    for i in 0..3 {
+        client.append_blocking(format!("v{i}").into_bytes()).unwrap();
+    }
+    // Another proposer (node id 9, not a member) takes a majority's promise at a high
+    // ballot, gets slot 3 chosen, leaves slot 6 accepted at one acceptor only, and dies.
+    let acceptors: Vec<_> = urls.iter().map(|u| synodos_net::HttpAcceptor::new(u, options()).unwrap()).collect();
+    let ballot = (1u64 << 30) << 16 | 9;
+    futures::executor::block_on(async {
+        for a in &acceptors {
+            assert!(a.prepare(&Request { id: ballot, attempt: 1, slot: 3 }).await.unwrap().is_granted());
+        }
+        for a in &acceptors[..2] {
+            assert!(a.accept(&Proposal::new(ballot, 3, b"mid".to_vec())).await.unwrap().is_accepted());
+        }
+        assert!(acceptors[0].accept(&Proposal::new(ballot, 6, b"orphan".to_vec())).await.unwrap().is_accepted());
+    });
+    // A node appends: its phase 1 finds slot 3 chosen and goes on past what the acceptors
+    // hold, leaving slots 4 and 5 empty and 6 at one acceptor under an older ballot.
+    let entry = client.append_blocking(b"after".to_vec()).unwrap();
+    assert_eq!(entry.slot, 7);
+    for url in &urls {
+        eventually(Duration::from_secs(30), "the learners decide the holes", || chosen_up_to(url) >= 8);
+    }
+    let values: Vec<Vec<Vec<u8>>> = urls.iter().map(|u| read_all(u).into_iter().map(|e| e.value).collect()).collect();
+    let expected: Vec<Vec<u8>> =
+        ["v0", "v1", "v2", "mid", "", "", "orphan", "after"].iter().map(|v| v.as_bytes().to_vec()).collect();
+    for (url, v) in urls.iter().zip(&values) {
+        assert_eq!(v, &expected, "{url}: a hole is filled with nothing, a value that may be chosen is kept");
+    }
+    let repairs: u64 = urls.iter().map(|u| metric(&metrics(u), "synodos_repairs_total")).sum();
+    assert!(repairs >= 3, "{repairs} repairs");
+}
