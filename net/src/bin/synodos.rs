@@ -143,6 +143,12 @@ struct ServeArgs {
     /// The key of --peer-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "peer_cert")]
     peer_key: Option<PathBuf>,
+    /// Node: batches of appends the leader keeps in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pipeline: u16,
+    /// Node: appends in one batched accept at most.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    max_batch: u16,
 }
 
 pub(crate) fn seconds(s: &str) -> Result<f64, String> {
@@ -280,7 +286,10 @@ fn node_options(args: &ServeArgs) -> Result<Option<NodeOptions>, Fatal> {
         client = client.identity(read(cert, "peer certificate")?, read(key, "peer key")?);
     }
     let peers: Vec<String> = args.peers.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-    Ok(Some(NodeOptions { client, ..NodeOptions::new(peers) }))
+    let mut node = NodeOptions { client, ..NodeOptions::new(peers) };
+    node.proposer.pipeline = usize::from(args.pipeline);
+    node.proposer.max_batch = usize::from(args.max_batch);
+    Ok(Some(node))
 }
 
 fn wait_then_stop(server: synodos_net::Server, args: &ServeArgs, lock: Option<std::fs::File>) -> Result<(), Fatal> {

@@ -92,6 +92,8 @@ pub(crate) struct Node {
     metrics: Arc<Metrics>,
     /// Woken after a local append: there is something to learn.
     nudge: Notify,
+    /// The server's state, once it runs (its own acceptor, in process).
+    local: peer::Local,
     /// Set once the server drains: the learner and the log streams end.
     stop: watch::Sender<bool>,
     call_timeout: Duration,
@@ -136,11 +138,15 @@ where
         _ => client,
     };
     let metrics = Arc::new(Metrics::new());
+    let local: peer::Local = Arc::new(std::sync::OnceLock::new());
     let peers = node
         .peers
         .iter()
         .enumerate()
-        .map(|(i, url)| HttpAcceptor::new(url, client.clone()).map(|a| Peer::new(a, (i == 0).then(|| metrics.clone()))))
+        .map(|(i, url)| {
+            HttpAcceptor::new(url, client.clone())
+                .map(|a| Peer::new(a, id, local.clone(), (i == 0).then(|| metrics.clone())))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let store = match &node.data {
         Some(dir) => {
@@ -169,6 +175,7 @@ where
         http: Http::new(&client)?,
         metrics,
         nudge: Notify::new(),
+        local,
         stop,
         call_timeout: node.proposer.call_timeout,
         repair_after: node.repair_after,

@@ -283,6 +283,10 @@ impl Extension for Node {
     fn drain(&self) {
         self.stop.send_replace(true);
     }
+
+    fn attach(&self, state: std::sync::Weak<State>) {
+        let _ = self.local.set(state);
+    }
 }
 
 #[cfg(test)]

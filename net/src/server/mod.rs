@@ -20,7 +20,7 @@ use crate::acceptor::{self, Command, ServedAcceptor};
 use crate::api::{ApiError, Info};
 use crate::error::NetError;
 
-pub(crate) use routes::{draining, error_response, json_response, read_body, Body, ObserverSlot, State};
+pub(crate) use routes::{call, draining, error_response, json_response, read_body, Body, ObserverSlot, State};
 
 /// A streamed response body of the node's routes (`/v1/log?follow=true`).
 pub(crate) type StreamBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
@@ -43,6 +43,8 @@ pub(crate) trait Extension: Send + Sync + 'static {
     fn record(&self, path: &str, status: u16, elapsed: Duration);
     /// The server is shutting down: end the streams.
     fn drain(&self);
+    /// The server's state, once it runs (weak: the state holds this extension).
+    fn attach(&self, state: std::sync::Weak<State>);
 }
 
 /// Bearer tokens a server accepts (several at once, for rotation). Compared in constant time;
@@ -490,6 +492,9 @@ where
         http2: AtomicU64::new(0),
         extension,
     });
+    if let Some(extension) = &state.extension {
+        extension.attach(Arc::downgrade(&state));
+    }
     let (done_tx, done_rx) = futures::channel::oneshot::channel();
     let tls = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
     let is_tls = tls.is_some();

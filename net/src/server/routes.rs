@@ -288,7 +288,7 @@ fn reply_json<T: serde::Serialize>(msg: &T) -> Result<Response<Body>, ApiError> 
 }
 
 /// Queue a command for the acceptor and wait for its answer.
-async fn call<T>(
+pub(crate) async fn call<T>(
     state: &State,
     command: impl FnOnce(oneshot::Sender<synodos::Result<T>>) -> Command,
 ) -> Result<T, ApiError> {

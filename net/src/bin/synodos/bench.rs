@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::commands::ClientArgs;
+use std::io::Write;
+
+use super::commands::{say, ClientArgs};
 use super::Fatal;
 
 #[derive(Args)]
@@ -51,9 +53,14 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Fatal> {
     let options = args.client.options()?.runtime(runtime.handle().clone());
     let client = args.client.client(options)?;
     if !args.json {
-        println!(
+        say!(
             "{:>8}  {:>9}  {:>10}  {:>9}  {:>9}  {:>7}",
-            "clients", "appends", "appends/s", "p50 ms", "p99 ms", "errors"
+            "clients",
+            "appends",
+            "appends/s",
+            "p50 ms",
+            "p99 ms",
+            "errors"
         );
     }
     let mut failed = false;
@@ -102,13 +109,13 @@ pub(crate) fn run(args: BenchArgs) -> Result<(), Fatal> {
         failed |= errors > 0 || count == 0;
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         if args.json {
-            println!(
+            say!(
                 "{{\"clients\":{n},\"appends\":{count},\"appends_per_s\":{rate:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{errors}}}",
                 ms(p50),
                 ms(p99)
             );
         } else {
-            println!("{n:>8}  {count:>9}  {rate:>10.0}  {:>9.2}  {:>9.2}  {errors:>7}", ms(p50), ms(p99));
+            say!("{n:>8}  {count:>9}  {rate:>10.0}  {:>9.2}  {:>9.2}  {errors:>7}", ms(p50), ms(p99));
         }
     }
     runtime.shutdown_timeout(Duration::from_secs(1));

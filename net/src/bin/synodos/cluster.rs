@@ -38,6 +38,9 @@ pub(crate) struct ClusterArgs {
     /// Keep the nodes' logs in memory instead of DIR (nothing survives a restart).
     #[arg(long)]
     memory: bool,
+    /// More `synodos serve` options for every node (e.g. `--serve-arg=--pipeline=1`).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    serve_arg: Vec<String>,
 }
 
 /// The children, stopped by pid (SIGTERM, then SIGKILL after 10 s) when dropped.
@@ -110,6 +113,7 @@ pub(crate) fn run(args: ClusterArgs) -> Result<(), Fatal> {
         if let Some(t) = &args.token_file {
             cmd.arg("--token-file").arg(t);
         }
+        cmd.args(&args.serve_arg);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

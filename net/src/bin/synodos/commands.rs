@@ -80,6 +80,20 @@ impl ClientArgs {
     }
 }
 
+/// Print a line on stdout; a closed stdout (`| head`) ends the program quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(Fatal::new(1, format!("cannot write to stdout: {e}")));
+        }
+    }};
+}
+pub(crate) use say;
+
 /// The exit code and line for a failed call.
 pub(crate) fn call_failed(e: &Error) -> Fatal {
     let refused = match e {
@@ -128,9 +142,9 @@ pub(crate) fn append(args: AppendArgs) -> Result<(), Fatal> {
     let value = value_of(&args.value)?;
     let entry = client.append_blocking(value).map_err(|e| call_failed(&e))?;
     if args.json {
-        println!("{{\"slot\":{}}}", entry.slot);
+        say!("{{\"slot\":{}}}", entry.slot);
     } else {
-        println!("{}", entry.slot);
+        say!("{}", entry.slot);
     }
     Ok(())
 }
@@ -146,9 +160,12 @@ pub(crate) struct ProposeArgs {
 pub(crate) fn propose(args: ProposeArgs) -> Result<(), Fatal> {
     let client = args.client.client(args.client.options()?)?;
     let chosen = client.propose_blocking(value_of(&args.value)?).map_err(|e| call_failed(&e))?;
-    let mut out = std::io::stdout();
-    let _ = out.write_all(&chosen);
-    let _ = out.write_all(b"\n");
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(&chosen).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(Fatal::new(1, format!("cannot write to stdout: {e}")));
+        }
+    }
     Ok(())
 }
 
@@ -189,7 +206,12 @@ pub(crate) fn read(args: ReadArgs) -> Result<(), Fatal> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut left = args.limit.unwrap_or(u64::MAX);
-    let broken = |e: std::io::Error| Fatal::new(1, format!("cannot write to stdout: {e}"));
+    let broken = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        Fatal::new(1, format!("cannot write to stdout: {e}"))
+    };
     if args.follow {
         let mut stream = client.follow(args.from);
         while left > 0 {
@@ -254,7 +276,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<(), Fatal> {
                 }
                 Err(e) => serde_json::json!({ "url": url, "reachable": false, "error": e.to_string() }),
             };
-            println!("{line}");
+            say!("{line}");
             continue;
         }
         rows.push(match info {
@@ -277,7 +299,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<(), Fatal> {
         let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
         for row in &rows {
             let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-            println!("{}", cells.join("  ").trim_end());
+            say!("{}", cells.join("  ").trim_end());
         }
     }
     if reachable == 0 {
