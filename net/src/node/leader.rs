@@ -2,7 +2,8 @@
 //! (every id generator of the core), so the ballot this node's acceptor promised last names
 //! the node that leads: that node appends, every other forwards to it. A leader that cannot
 //! be reached is suspected for a while, and this node appends itself (its phase 1 takes the
-//! lead, and the others' acceptors then name it). Before any promise the lowest id leads.
+//! lead, and the others' acceptors then name it). Before any promise the first member of
+//! `--peers` leads.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,23 +74,32 @@ impl Leadership {
 
     /// Where an append goes, given the ballot this node's acceptor promised last.
     pub(crate) fn route(&self, promised: Ballot, peers: &[Peer], metrics: &Metrics) -> Route {
-        let known: Vec<(u64, &str)> =
-            peers.iter().filter_map(|p| p.acceptor.acceptor_id().map(|id| (id, p.acceptor.url()))).collect();
-        let named = if promised != 0 {
-            promised & NODE_MASK
-        } else {
-            known.iter().map(|(id, _)| *id).chain([self.own]).min().unwrap_or(self.own)
-        };
-        let target = known.iter().find(|(id, _)| *id == named && named != self.own);
-        let leader = match target {
-            Some((id, url)) if !self.suspected(*id) => {
-                self.set(*id, metrics);
-                return Route::Forward((*url).to_string());
+        if promised == 0 {
+            // No leader yet: the first member of --peers (every node is given the same list)
+            // takes the lead, so that the first appends do not duel.
+            return match peers.first() {
+                Some(first) if first.acceptor.acceptor_id() != Some(self.own) => match first.acceptor.acceptor_id() {
+                    Some(id) if self.suspected(id) => Route::Local,
+                    _ => Route::Forward(first.acceptor.url().to_string()),
+                },
+                _ => {
+                    self.set(self.own, metrics);
+                    Route::Local
+                }
+            };
+        }
+        let named = promised & NODE_MASK;
+        let target = peers.iter().find(|p| named != self.own && p.acceptor.acceptor_id() == Some(named));
+        match target {
+            Some(peer) if !self.suspected(named) => {
+                self.set(named, metrics);
+                Route::Forward(peer.acceptor.url().to_string())
             }
-            _ => self.own,
-        };
-        self.set(leader, metrics);
-        Route::Local
+            _ => {
+                self.set(self.own, metrics);
+                Route::Local
+            }
+        }
     }
 
     /// The leader as this node sees it now, without routing anything: the node the

@@ -115,8 +115,15 @@ impl Node {
                     Some(entry) => return Ok(entry),
                     None => {
                         if let Some(leader) = self.peers.iter().find(|p| p.acceptor.url() == url) {
-                            if let Some(id) = leader.acceptor.acceptor_id() {
-                                self.leadership.suspect(id);
+                            match leader.acceptor.acceptor_id() {
+                                Some(id) => self.leadership.suspect(id),
+                                // Never reached: learn its id, so that it can be passed over.
+                                None => {
+                                    let _ = leader.acceptor.check().await;
+                                    if let Some(id) = leader.acceptor.acceptor_id() {
+                                        self.leadership.suspect(id);
+                                    }
+                                }
                             }
                         }
                     }
