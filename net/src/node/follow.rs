@@ -16,6 +16,8 @@ use crate::server::{ObserverSlot, StreamBody as Boxed};
 
 /// Entries per frame at most.
 const FRAME_ENTRIES: usize = 256;
+/// Bytes per frame at most (past one entry).
+const FRAME_BYTES: usize = 1 << 20;
 
 struct Follow {
     node: Arc<Node>,
@@ -45,11 +47,14 @@ pub(crate) fn body(node: Arc<Node>, from: u64, slot: ObserverSlot) -> Boxed {
                 return Some((Ok::<_, Infallible>(Frame::data(Bytes::from(api::end_line(EndReason::Draining)))), s));
             }
             let entries = s.node.store.read(s.next, FRAME_ENTRIES);
-            if let Some((last, _)) = entries.last() {
-                s.next = last.saturating_add(1);
+            if !entries.is_empty() {
                 let mut out = Vec::new();
                 for (slot, value) in &entries {
+                    if out.len() >= FRAME_BYTES {
+                        break;
+                    }
                     entry_line(&mut out, *slot, value);
+                    s.next = slot.saturating_add(1);
                 }
                 return Some((Ok(Frame::data(Bytes::from(out))), s));
             }

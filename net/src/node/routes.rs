@@ -21,6 +21,8 @@ use crate::server::{draining, json_response, read_body, Body, Extension, Observe
 
 /// Entries in one answer of `GET /v1/log` without `follow`, unless `limit` says fewer.
 const MAX_READ: usize = 10_000;
+/// Bytes of one answer of `GET /v1/log` without `follow`, at most (past one entry).
+const MAX_READ_BYTES: usize = 16 << 20;
 /// A forwarded request is forwarded at most once more.
 const MAX_HOPS: u32 = 2;
 
@@ -245,6 +247,11 @@ async fn serve_route(node: Arc<Node>, state: Arc<State>, req: Request<Incoming>)
             } else {
                 let mut out = Vec::new();
                 for (slot, value) in node.store.read(from, limit) {
+                    // Bounded by bytes too (at least one entry): the client reads on from
+                    // the slot after the last line.
+                    if out.len() >= MAX_READ_BYTES {
+                        break;
+                    }
                     wire::entry_line(&mut out, slot, &value);
                 }
                 Either::Left(Full::new(Bytes::from(out)))
