@@ -385,3 +385,93 @@ fn holes_left_by_a_proposer_that_died_are_decided_by_the_learners() {
     let repairs: u64 = urls.iter().map(|u| metric(&metrics(u), "synodos_repairs_total")).sum();
     assert!(repairs >= 2, "{repairs} repairs");
 }
+
+#[test]
+fn nodes_over_tls_with_client_certificates_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_file(dir.path());
+    let pki = common::Pki::new("nodes");
+    pki.write(dir.path());
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let urls: Vec<String> = common::free_ports(3).iter().map(|p| format!("https://127.0.0.1:{p}")).collect();
+    let start = |id: usize| {
+        let data = dir.path().join(format!("node-{id}"));
+        common::ServeProcess::start(&[
+            "--id",
+            &id.to_string(),
+            "--cluster",
+            "nodes",
+            "--listen",
+            urls[id - 1].trim_start_matches("https://"),
+            "--data",
+            data.to_str().unwrap(),
+            "--token-file",
+            tokens.to_str().unwrap(),
+            "--tls-cert",
+            &file("server.pem"),
+            "--tls-key",
+            &file("server.key"),
+            "--tls-client-ca",
+            &file("ca.pem"),
+            "--peers",
+            &urls.join(","),
+            "--tls-ca",
+            &file("ca.pem"),
+            "--peer-cert",
+            &file("client.pem"),
+            "--peer-key",
+            &file("client.key"),
+        ])
+    };
+    let nodes: Vec<_> = (1..=3).map(start).collect();
+    assert!(nodes.iter().all(|n| n.url.starts_with("https://")));
+    let options = options().ca_pem(pki.ca.clone()).identity(pki.client_cert.clone(), pki.client_key.clone());
+    // Through a follower: it forwards over TLS, with its client certificate and token.
+    let client = NodeClient::new([urls[2].clone()], options.clone()).unwrap();
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        acked.push(client.append_blocking(format!("tls {i}").into_bytes()).unwrap());
+    }
+    for url in &urls {
+        let one = NodeClient::new([url.clone()], options.clone()).unwrap();
+        eventually(Duration::from_secs(20), "every node learns the log over TLS", || {
+            one.read_blocking(0, 100).map(|e| e.len()).unwrap_or(0) >= 5
+        });
+        check_log(&one.read_blocking(0, 100).unwrap(), &acked, url);
+    }
+    // The CLI with the same files; without a client certificate the handshake is refused.
+    let peers = urls.join(",");
+    let (code, out, err) = common::run_cli(&[
+        "append",
+        "from the cli",
+        "--peers",
+        &peers,
+        "--token-file",
+        tokens.to_str().unwrap(),
+        "--tls-ca",
+        &file("ca.pem"),
+        "--tls-cert",
+        &file("client.pem"),
+        "--tls-key",
+        &file("client.key"),
+    ]);
+    assert_eq!((code, out.as_str()), (0, "5\n"), "{err}");
+    let (code, _, err) = common::run_cli(&[
+        "append",
+        "x",
+        "--peers",
+        &peers,
+        "--token-file",
+        tokens.to_str().unwrap(),
+        "--tls-ca",
+        &file("ca.pem"),
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(code, 7, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // https without a CA is refused before anything is sent.
+    let (code, _, err) = common::run_cli(&["status", "--peers", &peers]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--tls-ca"), "{err}");
+}
