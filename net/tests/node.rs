@@ -475,3 +475,32 @@ fn nodes_over_tls_with_client_certificates_and_tokens() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--tls-ca"), "{err}");
 }
+
+#[test]
+fn sigterm_ends_follow_streams_with_draining_and_the_node_exits_0() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = token_file(dir.path());
+    let (mut nodes, urls) = start_nodes(3, dir.path(), &tokens);
+    client_of(&urls[0]).append_blocking(b"a".to_vec()).unwrap();
+    let mut s = std::net::TcpStream::connect(nodes[0].addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&get("/v1/log?from=0&follow=true", &format!("Authorization: Bearer {TOKEN}\r\n"))).unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("\"slot\":0") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the stream ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(nodes[0].terminate(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5), "the stream held the shutdown for {:?}", started.elapsed());
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(seen.contains("{\"event\":\"end\",\"reason\":\"draining\"}"), "{seen}");
+}
