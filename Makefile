@@ -17,7 +17,7 @@ help:
 	@echo "make demo   - run the main example (three acceptors, two competing proposers, a log)"
 	@echo "make test   - every test suite: Rust, Python, JS (Node + Chromium), C (ASan + valgrind), network"
 	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
-	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net - one benchmark"
+	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net|bench-node - one benchmark"
 
 test: lint test-rust test-python test-js test-c test-net
 	@echo "make test: all suites passed"
@@ -25,4 +25,4 @@ test: lint test-rust test-python test-js test-c test-net
 demo: demo-rust
 
 # Every benchmark (minutes, not part of `make test`); numbers in docs/BENCHMARKS.md.
-bench: bench-rust bench-filelog bench-python bench-js bench-c bench-net
+bench: bench-rust bench-filelog bench-python bench-js bench-c bench-net bench-node

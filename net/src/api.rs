@@ -131,6 +131,13 @@ pub struct Info {
     /// The server's version.
     #[serde(default)]
     pub version: String,
+    /// The node this one takes for the leader (an acceptor id), when the server runs a node
+    /// (`synodos serve --peers`); absent for a bare acceptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<u64>,
+    /// Every slot below this is chosen and kept in this node's learner log (node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_up_to: Option<Slot>,
 }
 
 /// The heartbeat line of an observe stream (sent when nothing else was for a while).

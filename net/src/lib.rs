@@ -42,6 +42,7 @@ mod acceptor;
 pub mod api;
 mod client;
 mod error;
+pub mod node;
 mod server;
 mod tls;
 
@@ -49,6 +50,7 @@ pub use acceptor::ServedAcceptor;
 pub use api::{ApiError, Info};
 pub use client::{ClientOptions, HttpAcceptor, HttpVersion, ObserveStream};
 pub use error::NetError;
+pub use node::{serve_node, NodeClient, NodeOptions};
 pub use server::{check_exposure, serve, Limits, ServeOptions, Server, ServerTls, Tokens};
 
 /// The Rust examples of `net/README.md`, compiled as doc tests.

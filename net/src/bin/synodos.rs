@@ -1,4 +1,14 @@
-//! `synodos`: the command line. `synodos serve` serves one acceptor over FileLogs.
+//! `synodos`: the command line. `synodos serve` serves one acceptor over FileLogs (and, with
+//! `--peers`, a node: a leader, a learner log, append/read); the other commands are clients
+//! of such nodes (`commands`), a local cluster for trying it out (`cluster`) and a benchmark
+//! (`bench`).
+
+#[path = "synodos/bench.rs"]
+mod bench;
+#[path = "synodos/cluster.rs"]
+mod cluster;
+#[path = "synodos/commands.rs"]
+mod commands;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use synodos_net::{serve, Limits, NetError, ServeOptions, ServedAcceptor, ServerTls, Tokens};
+use synodos_net::{serve, serve_node, Limits, NetError, NodeOptions, ServeOptions, ServedAcceptor, ServerTls, Tokens};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -22,7 +32,7 @@ Exit codes:
   6  cannot listen on the address (in use, not local, no permission)";
 
 #[derive(Parser)]
-#[command(name = "synodos", version, about = "synodos: Paxos acceptors over the network", after_help = EXIT_CODES)]
+#[command(name = "synodos", version, about = "synodos: Paxos acceptors and nodes over the network", after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +46,26 @@ enum Command {
     /// on URL"); logs go to stderr. SIGTERM or SIGINT stops it gracefully.
     #[command(after_help = EXIT_CODES)]
     Serve(ServeArgs),
+    /// Append a value to the log (any node takes it); prints its slot.
+    #[command(after_help = commands::EXIT_CODES)]
+    Append(commands::AppendArgs),
+    /// Propose a value as the single decree (slot 0); prints the value chosen.
+    #[command(after_help = commands::EXIT_CODES)]
+    Propose(commands::ProposeArgs),
+    /// Print the chosen entries from a slot on, one per line ("SLOT<TAB>VALUE").
+    #[command(after_help = commands::EXIT_CODES)]
+    Read(commands::ReadArgs),
+    /// A table of the nodes: reachable, leader, promised, frontier, chosen-up-to.
+    #[command(after_help = commands::EXIT_CODES)]
+    Status(commands::StatusArgs),
+    /// Start a cluster of nodes on loopback for trying synodos out; prints the --peers value.
+    ///
+    /// Stops them (SIGTERM, by pid) on Ctrl-C or SIGTERM.
+    #[command(after_help = cluster::EXIT_CODES)]
+    Cluster(cluster::ClusterArgs),
+    /// Appends/s and latency for several numbers of concurrent clients.
+    #[command(after_help = commands::EXIT_CODES)]
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -99,9 +129,30 @@ struct ServeArgs {
     /// Log level on stderr: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
+    /// Run a node: every member's URL (this one's included), comma-separated. The server
+    /// then also takes appends (forwarding them to the leader), keeps the chosen log in
+    /// DIR/chosen and serves it. The first token of --token-file is sent to the peers.
+    #[arg(long, value_name = "URL,URL,...", value_delimiter = ',')]
+    peers: Vec<String>,
+    /// The CA that signed the peers' certificates (PEM), for https:// peers.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// The client certificate this node presents to its peers (PEM), for mTLS.
+    #[arg(long, value_name = "FILE", requires = "peer_key")]
+    peer_cert: Option<PathBuf>,
+    /// The key of --peer-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "peer_cert")]
+    peer_key: Option<PathBuf>,
+    /// Node: batches of appends the leader keeps in flight at once (above 1, the core's
+    /// leader re-runs phase 1 often under moderate load: see net/README.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pipeline: u16,
+    /// Node: appends in one batched accept at most.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    max_batch: u16,
 }
 
-fn seconds(s: &str) -> Result<f64, String> {
+pub(crate) fn seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err(format!("{s:?}: expected seconds, above 0 and at most 86400")),
@@ -109,13 +160,13 @@ fn seconds(s: &str) -> Result<f64, String> {
 }
 
 /// A failure to report: one line on stderr and an exit code.
-struct Fatal {
+pub(crate) struct Fatal {
     code: u8,
     message: String,
 }
 
 impl Fatal {
-    fn new(code: u8, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Self {
         Fatal { code, message: message.into() }
     }
 }
@@ -124,6 +175,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => run_serve(args),
+        Command::Append(args) => commands::append(args),
+        Command::Propose(args) => commands::propose(args),
+        Command::Read(args) => commands::read(args),
+        Command::Status(args) => commands::status(args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,7 +193,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn net_error(e: NetError) -> Fatal {
+pub(crate) fn net_error(e: NetError) -> Fatal {
     let code = match &e {
         NetError::Insecure { .. } | NetError::Config(_) | NetError::Url { .. } => 3,
         NetError::Bind { .. } => 6,
@@ -189,23 +246,56 @@ fn run_serve(args: ServeArgs) -> Result<(), Fatal> {
     };
     // The exposure rules first, so that a refused address touches no data.
     synodos_net::check_exposure(addr, &options).map_err(net_error)?;
+    let node = node_options(&args)?;
     match &args.data {
         Some(dir) => {
             let lock = data_dir::lock(dir)?;
             data_dir::check_identity(dir, args.id, &args.cluster)?;
             let acceptor = ServedAcceptor::open_dir(dir).map_err(|e| open_failure(dir, args.id, e))?;
-            let server = serve(acceptor, addr, options).map_err(net_error)?;
+            let server = match node {
+                Some(node) => serve_node(acceptor, addr, options, NodeOptions { data: Some(dir.clone()), ..node }),
+                None => serve(acceptor, addr, options),
+            }
+            .map_err(net_error)?;
             wait_then_stop(server, &args, Some(lock))
         }
         None => {
-            let server = serve(ServedAcceptor::in_memory(), addr, options).map_err(net_error)?;
+            let acceptor = ServedAcceptor::in_memory();
+            let server = match node {
+                Some(node) => serve_node(acceptor, addr, options, node),
+                None => serve(acceptor, addr, options),
+            }
+            .map_err(net_error)?;
             wait_then_stop(server, &args, None)
         }
     }
 }
 
+/// The node's options, when `--peers` is given.
+fn node_options(args: &ServeArgs) -> Result<Option<NodeOptions>, Fatal> {
+    if args.peers.is_empty() {
+        return Ok(None);
+    }
+    let read = |p: &Path, what: &str| {
+        std::fs::read(p).map_err(|e| Fatal::new(3, format!("cannot read the {what} {}: {e}", p.display())))
+    };
+    let mut client = synodos_net::ClientOptions::new().timeout(Duration::from_secs(3)).cluster(args.cluster.clone());
+    if let Some(ca) = &args.tls_ca {
+        client = client.ca_pem(read(ca, "peer CA (--tls-ca)")?);
+    }
+    if let (Some(cert), Some(key)) = (&args.peer_cert, &args.peer_key) {
+        client = client.identity(read(cert, "peer certificate")?, read(key, "peer key")?);
+    }
+    let peers: Vec<String> = args.peers.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    let mut node = NodeOptions { client, ..NodeOptions::new(peers) };
+    node.proposer.pipeline = usize::from(args.pipeline);
+    node.proposer.max_batch = usize::from(args.max_batch);
+    Ok(Some(node))
+}
+
 fn wait_then_stop(server: synodos_net::Server, args: &ServeArgs, lock: Option<std::fs::File>) -> Result<(), Fatal> {
-    println!("synodos: serving acceptor {} of cluster {} on {}", args.id, args.cluster, server.url());
+    let what = if args.peers.is_empty() { "acceptor" } else { "node" };
+    println!("synodos: serving {what} {} of cluster {} on {}", args.id, args.cluster, server.url());
     let _ = std::io::stdout().flush();
     let signal = wait_for_signal().map_err(|e| Fatal::new(1, format!("cannot wait for signals: {e}")))?;
     tracing::info!("{signal}: shutting down");
@@ -215,7 +305,7 @@ fn wait_then_stop(server: synodos_net::Server, args: &ServeArgs, lock: Option<st
     Ok(())
 }
 
-fn wait_for_signal() -> std::io::Result<&'static str> {
+pub(crate) fn wait_for_signal() -> std::io::Result<&'static str> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};

@@ -755,3 +755,35 @@ fn http_status(e: &Error) -> Option<u16> {
         _ => None,
     }
 }
+
+/// What the node's own HTTP client (forwarding, [`NodeClient`](crate::NodeClient)) takes
+/// from a [`ClientOptions`].
+impl ClientOptions {
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+    pub(crate) fn connect_timeout_value(&self) -> Duration {
+        self.connect_timeout
+    }
+    pub(crate) fn bearer(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+    pub(crate) fn ca(&self) -> Option<&[u8]> {
+        self.ca_pem.as_deref()
+    }
+    pub(crate) fn client_identity(&self) -> Option<(&[u8], &[u8])> {
+        self.identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice()))
+    }
+    pub(crate) fn expected_cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+    pub(crate) fn version(&self) -> HttpVersion {
+        self.version
+    }
+    pub(crate) fn runtime_handle(&self) -> std::result::Result<Handle, NetError> {
+        match &self.runtime {
+            Some(h) => Ok(h.clone()),
+            None => runtime::shared().map_err(|e| NetError::Runtime(std::io::Error::other(e))),
+        }
+    }
+}

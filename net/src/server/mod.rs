@@ -17,7 +17,35 @@ use synodos::Log;
 use tokio::sync::watch;
 
 use crate::acceptor::{self, Command, ServedAcceptor};
+use crate::api::{ApiError, Info};
 use crate::error::NetError;
+
+pub(crate) use routes::{call, draining, error_response, json_response, read_body, Body, ObserverSlot, State};
+
+/// A streamed response body of the node's routes (`/v1/log?follow=true`).
+pub(crate) type StreamBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
+
+/// More routes on the same server, next to the acceptor's (the node's, `synodos serve
+/// --peers`). They are reached after the token and cluster checks, exactly as the acceptor's
+/// routes are, and under the same limits.
+pub(crate) trait Extension: Send + Sync + 'static {
+    /// Whether `path` is one of these routes.
+    fn serves(&self, path: &str) -> bool;
+    /// Answer a request for one of these routes.
+    fn handle(
+        self: Arc<Self>,
+        state: Arc<State>,
+        req: http::Request<hyper::body::Incoming>,
+    ) -> futures::future::BoxFuture<'static, Result<http::Response<Body>, ApiError>>;
+    /// Add to `/v1/info`.
+    fn info(&self, state: &State, info: &mut Info);
+    /// A request to `path` was answered with `status` after `elapsed` (every route: metrics).
+    fn record(&self, path: &str, status: u16, elapsed: Duration);
+    /// The server is shutting down: end the streams.
+    fn drain(&self);
+    /// The server's state, once it runs (weak: the state holds this extension).
+    fn attach(&self, state: std::sync::Weak<State>);
+}
 
 /// Bearer tokens a server accepts (several at once, for rotation). Compared in constant time;
 /// never printed.
@@ -72,6 +100,11 @@ impl Tokens {
         let text = std::fs::read_to_string(path)
             .map_err(|e| NetError::Config(format!("token file {}: {e}", path.display())))?;
         Self::parse(&text).map_err(|e| NetError::Config(format!("token file {}: {e}", path.display())))
+    }
+
+    /// The first token (the one a node sends to its peers).
+    pub(crate) fn first(&self) -> Option<&[u8]> {
+        self.0.first().map(Vec::as_slice)
     }
 
     /// Whether no tokens are required.
@@ -296,6 +329,11 @@ impl Server {
         self.addr
     }
 
+    /// The runtime the server's connections run on.
+    pub(crate) fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.stop.as_ref().map(|s| s.runtime.handle().clone())
+    }
+
     /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
         format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
@@ -339,6 +377,9 @@ impl Stop {
     fn run(self) {
         let Stop { runtime, state, shutdown, accept_loop, acceptor_thread } = self;
         state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(extension) = &state.extension {
+            extension.drain();
+        }
         state.acceptor.send_blocking(Command::EndStreams);
         let _ = shutdown.send(true);
         let _ = futures::executor::block_on(accept_loop);
@@ -399,6 +440,20 @@ where
     P: Log + Send + 'static,
     A: Log + Send + 'static,
 {
+    serve_with(acceptor, addr, options, None)
+}
+
+/// [`serve`], with more routes next to the acceptor's.
+pub(crate) fn serve_with<P, A>(
+    acceptor: ServedAcceptor<P, A>,
+    addr: impl ToSocketAddrs,
+    options: ServeOptions,
+    extension: Option<Arc<dyn Extension>>,
+) -> Result<Server, NetError>
+where
+    P: Log + Send + 'static,
+    A: Log + Send + 'static,
+{
     let shown = addr.to_socket_addrs().ok().and_then(|mut a| a.next()).map(|a| a.to_string()).unwrap_or_default();
     let addr = resolve(addr, &shown)?;
     check_exposure(addr, &options)?;
@@ -435,7 +490,11 @@ where
         observers: AtomicUsize::new(0),
         http1: AtomicU64::new(0),
         http2: AtomicU64::new(0),
+        extension,
     });
+    if let Some(extension) = &state.extension {
+        extension.attach(Arc::downgrade(&state));
+    }
     let (done_tx, done_rx) = futures::channel::oneshot::channel();
     let tls = tls.map(|config| tokio_rustls::TlsAcceptor::from(Arc::new(config)));
     let is_tls = tls.is_some();

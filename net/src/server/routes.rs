@@ -19,7 +19,8 @@ use super::{Limits, Tokens};
 use crate::acceptor::{AcceptorHandle, Command, Refused};
 use crate::api::{self, ApiError, Info};
 
-pub(crate) type Body = Either<Full<Bytes>, ObserveBody>;
+/// A response body: a whole one, an observe stream, or a stream of the node's (`/v1/log`).
+pub(crate) type Body = Either<Full<Bytes>, Either<ObserveBody, super::StreamBody>>;
 
 pub(crate) struct State {
     pub acceptor: AcceptorHandle,
@@ -34,11 +35,13 @@ pub(crate) struct State {
     /// Requests received, by HTTP version.
     pub http1: AtomicU64,
     pub http2: AtomicU64,
+    /// The node's routes and metrics, when this server runs a node (`--peers`).
+    pub extension: Option<Arc<dyn super::Extension>>,
 }
 
 const ALLOWED_HEADERS: &str = "authorization, content-type, synodos-cluster, synodos-acceptor";
 
-fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut resp = Response::new(Either::Left(Full::new(body.into())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(api::JSON));
@@ -86,10 +89,15 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<
     if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
         return Ok(preflight(&state, origin));
     }
+    let started = std::time::Instant::now();
+    let path = state.extension.as_ref().map(|_| req.uri().path().to_string());
     let mut resp = match route(&state, req).await {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     };
+    if let (Some(extension), Some(path)) = (&state.extension, path) {
+        extension.record(&path, resp.status().as_u16(), started.elapsed());
+    }
     if let Some(origin) = origin {
         let h = resp.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -124,6 +132,12 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     }
     authenticate(state, req.headers())?;
     check_cluster(state, req.headers())?;
+    if let Some(extension) = &state.extension {
+        if extension.serves(path) {
+            let extension = extension.clone();
+            return extension.handle(state.clone(), req).await;
+        }
+    }
     let known = [api::PREPARE, api::ACCEPT, api::ACCEPT_BATCH, api::OBSERVE, api::INFO];
     if !known.contains(&path) {
         return Err(ApiError::new(404, "NOT_FOUND", format!("no route {path}: see net/README.md for the API")));
@@ -223,11 +237,19 @@ fn check_cluster(state: &State, headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn draining() -> ApiError {
+pub(crate) fn draining() -> ApiError {
     ApiError::new(503, "DRAINING", "the server is shutting down: try another acceptor, or again later")
 }
 
 async fn read_json<T: DeserializeOwned>(state: &State, req: Request<Incoming>) -> Result<T, ApiError> {
+    let bytes = read_body(state, req).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::new(400, "INVALID_MESSAGE", format!("the body is not UTF-8: {e}")))?;
+    wire::from_json(text).map_err(|e| ApiError::from_core(&e))
+}
+
+/// A request's JSON body, under the content type, size and time limits.
+pub(crate) async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let limits = &state.limits;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
@@ -262,9 +284,7 @@ async fn read_json<T: DeserializeOwned>(state: &State, req: Request<Incoming>) -
         Ok(Err(e)) => return Err(ApiError::new(400, "BAD_REQUEST", format!("cannot read the request body: {e}"))),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| ApiError::new(400, "INVALID_MESSAGE", format!("the body is not UTF-8: {e}")))?;
-    wire::from_json(text).map_err(|e| ApiError::from_core(&e))
+    Ok(bytes)
 }
 
 fn reply_json<T: serde::Serialize>(msg: &T) -> Result<Response<Body>, ApiError> {
@@ -273,7 +293,7 @@ fn reply_json<T: serde::Serialize>(msg: &T) -> Result<Response<Body>, ApiError> 
 }
 
 /// Queue a command for the acceptor and wait for its answer.
-async fn call<T>(
+pub(crate) async fn call<T>(
     state: &State,
     command: impl FnOnce(oneshot::Sender<synodos::Result<T>>) -> Command,
 ) -> Result<T, ApiError> {
@@ -312,7 +332,13 @@ fn info(state: &State) -> Response<Body> {
         http2_requests: state.http2.load(Ordering::Relaxed),
         closed: s.failed.load(Ordering::Relaxed),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        leader: None,
+        chosen_up_to: None,
     };
+    let mut info = info;
+    if let Some(extension) = &state.extension {
+        extension.info(state, &mut info);
+    }
     match serde_json::to_vec(&info) {
         Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => error_response(&ApiError::new(500, "INTERNAL", e.to_string())),
@@ -354,7 +380,7 @@ async fn observe(state: &Arc<State>, query: &str) -> Result<Response<Body>, ApiE
     let slot = ObserverSlot::take(state)?;
     let subscription = call(state, |reply| Command::Observe { from, follow, reply }).await?;
     let body = ObserveBody::new(subscription, state.limits.heartbeat, slot);
-    let mut resp = Response::new(Either::Right(body));
+    let mut resp = Response::new(Either::Right(Either::Left(body)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(api::NDJSON));
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
@@ -364,7 +390,7 @@ async fn observe(state: &Arc<State>, query: &str) -> Result<Response<Body>, ApiE
 pub(crate) struct ObserverSlot(Arc<State>);
 
 impl ObserverSlot {
-    fn take(state: &Arc<State>) -> Result<Self, ApiError> {
+    pub(crate) fn take(state: &Arc<State>) -> Result<Self, ApiError> {
         let max = state.limits.max_observers;
         let taken = state.observers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1));
         match taken {

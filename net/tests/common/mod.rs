@@ -306,3 +306,37 @@ impl Pki {
         }
     }
 }
+
+/// Free ports on 127.0.0.1 (bound to port 0, then released: a node must know its peers'
+/// URLs before any of them listens).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
+}
+
+/// `synodos serve --peers` for node `id` (1-based) of `urls`, data in `dir/node-ID`.
+pub fn start_node(id: usize, urls: &[String], dir: &Path, token_file: &Path) -> ServeProcess {
+    let listen = urls[id - 1].trim_start_matches("http://").to_string();
+    let data = dir.join(format!("node-{id}"));
+    ServeProcess::start(&[
+        "--id",
+        &id.to_string(),
+        "--cluster",
+        "nodes",
+        "--listen",
+        &listen,
+        "--data",
+        data.to_str().unwrap(),
+        "--token-file",
+        token_file.to_str().unwrap(),
+        "--peers",
+        &urls.join(","),
+    ])
+}
+
+/// Three nodes on free loopback ports: the processes and their URLs.
+pub fn start_nodes(n: usize, dir: &Path, token_file: &Path) -> (Vec<ServeProcess>, Vec<String>) {
+    let urls: Vec<String> = free_ports(n).iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let nodes = (1..=n).map(|id| start_node(id, &urls, dir, token_file)).collect();
+    (nodes, urls)
+}
