@@ -279,7 +279,7 @@ fn node_options(args: &ServeArgs) -> Result<Option<NodeOptions>, Fatal> {
     let read = |p: &Path, what: &str| {
         std::fs::read(p).map_err(|e| Fatal::new(3, format!("cannot read the {what} {}: {e}", p.display())))
     };
-    let mut client = synodos_net::ClientOptions::new().timeout(Duration::from_secs(3)).cluster(args.cluster.clone());
+    let mut client = synodos_net::ClientOptions::new().timeout(Duration::from_secs(2)).cluster(args.cluster.clone());
     if let Some(ca) = &args.tls_ca {
         client = client.ca_pem(read(ca, "peer CA (--tls-ca)")?);
     }

@@ -71,7 +71,7 @@ impl NodeOptions {
             peers: peers.into_iter().map(Into::into).collect(),
             // A forward waits for the leader's append: a leader that does not answer within this
             // is passed over (and this node appends itself).
-            client: ClientOptions::new().timeout(Duration::from_secs(3)),
+            client: ClientOptions::new().timeout(Duration::from_secs(2)),
             data: None,
             // Above the default 1 s: on a loaded machine a batch that times out is decided
             // again slot by slot, which loads it further.
