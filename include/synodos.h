@@ -51,8 +51,11 @@
 // `synodos_acceptor_free()`. Clients made from it (`synodos_client_new_local`) share it and
 // keep it alive.
 //
-// Thread-safe: an acceptor may be used from several threads at once (calls are serialized
-// by an internal lock, held while its logs run).
+// Thread-safe: an acceptor may be used from several threads at once. Over two file logs
+// (`synodos_log_new_file`) it runs on a thread of its own: calls that arrive together are
+// written together (one fsync per log), and a proposer's calls to several acceptors fsync at
+// once. Over other logs its calls are serialized by an internal lock, held while its logs
+// run (C log callbacks are called on the calling thread).
 typedef struct synodos_acceptor synodos_acceptor;
 
 // A batched accept (phase 2a for many slots at one ballot), owned by whoever created it.

@@ -3,7 +3,7 @@
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: setup-python build-python test-python bench-python
+.PHONY: setup-python build-python test-python bench-python bench-log-python
 setup-python:
 	@bash scripts/setup-python.sh
 
@@ -18,3 +18,6 @@ test-python: build-python
 bench-python: build-python
 	@$(VPY) -c 'import composable_paxos' 2>/dev/null || $(VPY) -m pip install -q --disable-pip-version-check composable-paxos==1.0.0
 	$(VPY) bindings/python/bench/bench.py
+
+bench-log-python: build-python
+	$(VPY) bindings/python/bench/log_writers.py $(BENCH_LOG_SECONDS)

@@ -27,9 +27,12 @@ bench-rust: setup-rust
 
 # Many writers, one log: raw fsync rate, then appends/s, p50/p99 and failures for 1..256
 # threads on one handle and 1/16/64 separate handles, memory and FileLog acceptors.
-.PHONY: bench-log
+.PHONY: bench-log bench-log-rust
 BENCH_LOG_SECONDS ?= 3
-bench-log: setup-rust
+# Many writers on one log, in process: Rust rows (memory, FileLog on LocalAcceptors and on
+# AcceptorThreads), then the same through the Python binding.
+bench-log: bench-log-rust bench-log-python
+bench-log-rust: setup-rust
 	$(CARGO) run --release -q -p synodos --example bench_log -- $(BENCH_LOG_SECONDS)
 
 # Raw write+fdatasync vs FileLog unbatched and in batches of 16 and 64; recovery speed.

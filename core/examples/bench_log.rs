@@ -2,7 +2,9 @@
 //! `cargo run --release -p synodos --example bench_log -- [seconds per row]`.
 //!
 //! Rows: the raw `write` + `fdatasync` rate of this disk; then, on three in-process acceptors
-//! over memory logs and over `FileLog`s (in a temporary directory on the same disk), appends
+//! over memory logs and over `FileLog`s (in a temporary directory on the same disk; run by
+//! `LocalAcceptor`s on the callers' threads, then by `AcceptorThread`s: group commit and
+//! parallel fsyncs), appends
 //! from 1, 4, 16, 64 and 256 writer threads on one shared handle, and from 1, 16 and 64
 //! separate handles (one thread each). Each row prints appends/s, p50 and p99 latency and
 //! failed appends; the ratios the targets speak of are printed at the end.
@@ -14,7 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use synodos::{Acceptor, CounterIdGenerator, FileLog, LocalAcceptor, Log, Proposer, ReplicatedLog, StdSleeper};
+use synodos::{
+    Acceptor, AcceptorClient, AcceptorThread, CounterIdGenerator, FileLog, LocalAcceptor, Log, Proposer, ReplicatedLog,
+    StdSleeper,
+};
 
 struct Row {
     rate: f64,
@@ -95,26 +100,37 @@ trait Appender {
     fn append(&self, v: Vec<u8>) -> synodos::Result<()>;
 }
 
-impl<P: Log, A: Log> Appender for ReplicatedLog<LocalAcceptor<P, A>, StdSleeper> {
+impl<C: AcceptorClient> Appender for ReplicatedLog<C, StdSleeper> {
     fn append(&self, v: Vec<u8>) -> synodos::Result<()> {
         self.append_blocking(v).map(|_| ())
     }
 }
 
-fn handle<P: Log, A: Log>(
-    acceptors: &[LocalAcceptor<P, A>],
-    node: u16,
-) -> ReplicatedLog<LocalAcceptor<P, A>, StdSleeper> {
+/// An in-process acceptor client the benchmark can also trim.
+trait Member: AcceptorClient + Clone + Send + Sync + 'static {
+    fn trim_below(&self, slot: u64);
+}
+
+impl<P: Log + Send + 'static, A: Log + Send + 'static> Member for LocalAcceptor<P, A> {
+    fn trim_below(&self, slot: u64) {
+        let _ = self.with(|a| a.trim(slot));
+    }
+}
+
+impl<P: Log + Send + 'static, A: Log + Send + 'static> Member for AcceptorThread<P, A> {
+    fn trim_below(&self, slot: u64) {
+        let _ = futures::executor::block_on(self.with(move |a| a.trim(slot)));
+    }
+}
+
+fn handle<C: Member>(acceptors: &[C], node: u16) -> ReplicatedLog<C, StdSleeper> {
     let p = Proposer::new(acceptors.to_vec(), CounterIdGenerator::new(node), StdSleeper)
         .unwrap_or_else(|e| panic!("proposer: {e}"));
     ReplicatedLog::new(p)
 }
 
 /// Trim every acceptor below what `probe` (a handle) has seen chosen, less a margin.
-fn trimmer<P: Log + Send + 'static, A: Log + Send + 'static>(
-    acceptors: &[LocalAcceptor<P, A>],
-    probe: Arc<ReplicatedLog<LocalAcceptor<P, A>, StdSleeper>>,
-) -> impl Fn() + Send + 'static {
+fn trimmer<C: Member>(acceptors: &[C], probe: Arc<ReplicatedLog<C, StdSleeper>>) -> impl Fn() + Send + 'static {
     let acceptors = acceptors.to_vec();
     move || {
         let below = probe.next_slot().saturating_sub(100_000);
@@ -122,9 +138,36 @@ fn trimmer<P: Log + Send + 'static, A: Log + Send + 'static>(
             return;
         }
         for a in &acceptors {
-            let _ = a.with(|a| a.trim(below));
+            a.trim_below(below);
         }
     }
+}
+
+/// Every row for one kind of acceptor: 1..256 threads on one handle, 1/16/64 handles.
+/// Returns the 1-writer rate.
+fn rows<C: Member>(kind: &str, secs: f64, make: impl Fn() -> Vec<C>) -> f64 {
+    let mut one_writer = 0.0;
+    for threads in [1usize, 4, 16, 64, 256] {
+        let acceptors = make();
+        let log = Arc::new(handle(&acceptors, 1));
+        let trim = trimmer(&acceptors, log.clone());
+        let row = run(threads, secs, move |_| log.clone(), trim);
+        if threads == 1 {
+            one_writer = row.rate;
+        }
+        print(&format!("{kind}, {threads} threads on one handle"), &row);
+        if threads > 1 {
+            println!("{:<44} {:>10.1}x the 1-writer rate", "", row.rate / one_writer.max(1e-9));
+        }
+    }
+    for handles in [1usize, 16, 64] {
+        let acceptors = make();
+        let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
+        let trim = trimmer(&acceptors, logs[0].clone());
+        let row = run(handles, secs, move |t| logs[t].clone(), trim);
+        print(&format!("{kind}, {handles} separate handles"), &row);
+    }
+    one_writer
 }
 
 fn print(name: &str, r: &Row) {
@@ -156,54 +199,25 @@ fn main() {
     println!("machine: {} CPUs; {secs} s per row; 3 in-process acceptors; 52-byte values", num_cpus());
     let fsync = raw_fsync(dir.path(), secs);
     println!("{:<44} {:>11.0} writes/s", "raw write + fdatasync", fsync);
-    let mut one_writer_file = 0.0;
-    for (kind, durable) in [("memory", false), ("FileLog", true)] {
-        for threads in [1usize, 4, 16, 64, 256] {
-            let row = if durable {
-                let d = tempfile::tempdir_in(dir.path()).unwrap();
-                let acceptors = files(d.path());
-                let log = Arc::new(handle(&acceptors, 1));
-                let trim = trimmer(&acceptors, log.clone());
-                run(threads, secs, move |_| log.clone(), trim)
-            } else {
-                let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
-                let log = Arc::new(handle(&acceptors, 1));
-                let trim = trimmer(&acceptors, log.clone());
-                run(threads, secs, move |_| log.clone(), trim)
-            };
-            if durable && threads == 1 {
-                one_writer_file = row.rate;
-            }
-            print(&format!("{kind}, {threads} threads on one handle"), &row);
-            if durable && threads > 1 {
-                println!("{:<44} {:>10.1}x the 1-writer rate", "", row.rate / one_writer_file.max(1e-9));
-            }
-        }
-        for handles in [1usize, 16, 64] {
-            let row = if durable {
-                let d = tempfile::tempdir_in(dir.path()).unwrap();
-                let acceptors = files(d.path());
-                let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
-                let trim = trimmer(&acceptors, logs[0].clone());
-                run(handles, secs, move |t| logs[t].clone(), trim)
-            } else {
-                let acceptors: Vec<LocalAcceptor> = (0..3).map(|_| LocalAcceptor::in_memory()).collect();
-                let logs: Vec<_> = (0..handles).map(|h| Arc::new(handle(&acceptors, h as u16 + 1))).collect();
-                let trim = trimmer(&acceptors, logs[0].clone());
-                run(handles, secs, move |t| logs[t].clone(), trim)
-            };
-            print(&format!("{kind}, {handles} separate handles"), &row);
-        }
-    }
-    println!("FileLog, 1 writer / raw fsync: {:.2}", one_writer_file / fsync.max(1e-9));
+    rows("memory", secs, || (0..3).map(|_| LocalAcceptor::in_memory()).collect::<Vec<LocalAcceptor>>());
+    let fresh = || tempfile::tempdir_in(dir.path()).unwrap().keep();
+    let local = rows("FileLog", secs, || files(&fresh()).into_iter().map(LocalAcceptor::new).collect::<Vec<_>>());
+    let threaded = rows("FileLog, AcceptorThread", secs, || {
+        files(&fresh()).into_iter().map(|a| AcceptorThread::spawn(a).unwrap()).collect::<Vec<_>>()
+    });
+    println!(
+        "FileLog, 1 writer / raw fsync: LocalAcceptor {:.2}, AcceptorThread {:.2}",
+        local / fsync.max(1e-9),
+        threaded / fsync.max(1e-9)
+    );
 }
 
-fn files(dir: &std::path::Path) -> Vec<LocalAcceptor<FileLog, FileLog>> {
+fn files(dir: &std::path::Path) -> Vec<Acceptor<FileLog, FileLog>> {
     (0..3)
         .map(|i| {
             let p = FileLog::open(dir.join(format!("a{i}/p"))).unwrap_or_else(|e| panic!("{e}"));
             let a = FileLog::open(dir.join(format!("a{i}/a"))).unwrap_or_else(|e| panic!("{e}"));
-            LocalAcceptor::new(Acceptor::new(p, a).unwrap_or_else(|e| panic!("{e}")))
+            Acceptor::new(p, a).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect()
 }

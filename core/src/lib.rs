@@ -42,6 +42,8 @@ pub use driver::{
     AcceptorClient, Clock, CounterIdGenerator, Decision, IdGenerator, LocalAcceptor, ManualClock, Proposer,
     ProposerConfig, ReplicatedLog, ServerIdGenerator, Sleeper, SystemClock,
 };
+#[cfg(not(target_family = "wasm"))]
+pub use driver::{AcceptorThread, InProcessAcceptor};
 pub use protocol::acceptor::{AcceptorCore, Pending, Rebuild, Write};
 pub use protocol::attempt::{majority, Attempt, Lease, Progress};
 pub use protocol::error::{AcceptorFailure, Cause, Error, Failures, Result};
@@ -51,7 +53,7 @@ pub use protocol::message::{wire, Ballot, Batch, BatchEntry, Entry, Promise, Pro
 pub use protocol::mutation::Mutation;
 #[cfg(feature = "file-log")]
 pub use storage::file_log::FileLog;
-pub use storage::{persist_all, Acceptor, Log, MemoryLog};
+pub use storage::{persist_all, Acceptor, AcceptorAnswer, AcceptorCall, Log, MemoryLog};
 
 // The module paths of the first release, kept so that code written against them still
 // builds: each is the same items under their old path.

@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::thread;
 
 use synodos::{
-    Acceptor, CounterIdGenerator, Entry, FileLog, LocalAcceptor, Mutation, Proposer, ProposerConfig, ReplicatedLog,
-    StdSleeper,
+    Acceptor, AcceptorThread, CounterIdGenerator, Entry, FileLog, LocalAcceptor, Mutation, Proposer, ProposerConfig,
+    ReplicatedLog, StdSleeper,
 };
 
-type Handle<P, A> = ReplicatedLog<LocalAcceptor<P, A>, StdSleeper>;
+/// Any in-process acceptor client the tests run over (a `LocalAcceptor` or an `AcceptorThread`).
+trait Client: synodos::AcceptorClient + Clone + Send + Sync + 'static {}
+impl<T: synodos::AcceptorClient + Clone + Send + Sync + 'static> Client for T {}
 
-fn handle<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<P, A>], node: u16) -> Handle<P, A> {
+fn handle<C: Client>(acceptors: &[C], node: u16) -> ReplicatedLog<C, StdSleeper> {
     let p = Proposer::with_config(
         acceptors.to_vec(),
         Arc::new(CounterIdGenerator::new(node)),
@@ -27,7 +29,7 @@ fn handle<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<P, A>], n
 }
 
 /// Every acknowledged entry is where it was acknowledged, read back by a fresh reader.
-fn check_read_back<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<P, A>], acked: &[Entry]) {
+fn check_read_back<C: Client>(acceptors: &[C], acked: &[Entry]) {
     let reader = handle(acceptors, 60_000);
     let top = acked.iter().map(|e| e.slot).max().unwrap_or(0);
     let mut log = BTreeMap::new();
@@ -47,16 +49,12 @@ fn check_read_back<P: synodos::Log, A: synodos::Log>(acceptors: &[LocalAcceptor<
 
 /// `handles` separate handles on threads, each appending `per` unique values. Returns what
 /// was acknowledged and how many appends failed.
-fn separate_handles<P, A>(
-    acceptors: &[LocalAcceptor<P, A>],
+fn separate_handles<C: Client>(
+    acceptors: &[C],
     handles: u16,
     per: usize,
     mutation: Option<Mutation>,
-) -> (Vec<Entry>, usize)
-where
-    P: synodos::Log + Send + 'static,
-    A: synodos::Log + Send + 'static,
-{
+) -> (Vec<Entry>, usize) {
     let threads: Vec<_> = (0..handles)
         .map(|h| {
             let mut log = handle(acceptors, h + 1);
@@ -90,11 +88,7 @@ where
 }
 
 /// `threads` threads on one shared handle, each appending `per` unique values.
-fn one_handle<P, A>(acceptors: &[LocalAcceptor<P, A>], threads: usize, per: usize) -> (Vec<Entry>, usize)
-where
-    P: synodos::Log + Send + 'static,
-    A: synodos::Log + Send + 'static,
-{
+fn one_handle<C: Client>(acceptors: &[C], threads: usize, per: usize) -> (Vec<Entry>, usize) {
     let log = Arc::new(handle(acceptors, 1));
     let workers: Vec<_> = (0..threads)
         .map(|t| {
@@ -126,14 +120,24 @@ fn memory() -> Vec<LocalAcceptor> {
     (0..3).map(|_| LocalAcceptor::in_memory()).collect()
 }
 
-fn files(dir: &std::path::Path) -> Vec<LocalAcceptor<FileLog, FileLog>> {
+fn file_acceptors(dir: &std::path::Path) -> Vec<Acceptor<FileLog, FileLog>> {
     (0..3)
         .map(|i| {
             let p = FileLog::open(dir.join(format!("a{i}/promises"))).unwrap();
             let a = FileLog::open(dir.join(format!("a{i}/accepts"))).unwrap();
-            LocalAcceptor::new(Acceptor::new(p, a).unwrap())
+            Acceptor::new(p, a).unwrap()
         })
         .collect()
+}
+
+fn files(dir: &std::path::Path) -> Vec<LocalAcceptor<FileLog, FileLog>> {
+    file_acceptors(dir).into_iter().map(LocalAcceptor::new).collect()
+}
+
+/// FileLog acceptors on threads of their own: group commit across handles, fsyncs at the
+/// three acceptors at once.
+fn threaded_files(dir: &std::path::Path) -> Vec<AcceptorThread<FileLog, FileLog>> {
+    file_acceptors(dir).into_iter().map(|a| AcceptorThread::spawn(a).unwrap()).collect()
 }
 
 fn assert_unique_slots(acked: &[Entry]) {
@@ -176,6 +180,24 @@ fn on_file_logs_sixteen_handles_and_256_threads_lose_nothing() {
     let all: Vec<Entry> = acked.into_iter().chain(more).collect();
     assert_unique_slots(&all);
     check_read_back(&acceptors, &all);
+}
+
+#[test]
+fn on_threaded_file_logs_sixty_four_handles_and_256_threads_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let acceptors = threaded_files(dir.path());
+    let (acked, failed) = separate_handles(&acceptors, 64, 10, None);
+    assert_eq!(failed, 0);
+    assert_eq!(acked.len(), 64 * 10);
+    let (more, failed) = one_handle(&acceptors, 256, 4);
+    assert_eq!(failed, 0);
+    let all: Vec<Entry> = acked.into_iter().chain(more).collect();
+    assert_unique_slots(&all);
+    check_read_back(&acceptors, &all);
+    // Every acknowledged append is durable: the threads stop (and close their logs) with
+    // the last handle, and acceptors reopened from the directories still hold it all.
+    drop(acceptors);
+    check_read_back(&files(dir.path()), &all);
 }
 
 /// The follower rule is what keeps contention from failing appends: without it (proposers
@@ -268,4 +290,37 @@ fn concurrent_appends_share_one_fsync_per_acceptor() {
     drop(acceptors);
     let reopened: Vec<_> = disks.iter().map(open).collect();
     check_read_back(&reopened, &acked);
+}
+
+/// Group commit across callers: calls that reach an `AcceptorThread` while it is busy are
+/// decided and written together, one fsync for all of them, and none is answered before it.
+#[test]
+fn calls_queued_behind_a_busy_acceptor_thread_share_one_fsync() {
+    use synodos::sim_disk::SimDisk;
+    use synodos::{AcceptorClient, Proposal, Request};
+    let disk = SimDisk::new();
+    let acceptor = Acceptor::new(disk.open_log("p").unwrap(), disk.open_log("a").unwrap()).unwrap();
+    let thread = AcceptorThread::spawn(acceptor).unwrap();
+    futures::executor::block_on(thread.prepare(&Request { id: 5, attempt: 1, slot: 0 })).unwrap();
+    let before = disk.sync_count();
+    // Hold the thread until all the calls below are queued behind it.
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let busy = thread.with(move |_| {
+        let _ = gate.recv();
+        Ok(())
+    });
+    let n: u64 = 100;
+    let accepts: Vec<_> = (0..n).map(|s| Proposal::new(5, s, vec![s as u8])).collect();
+    let calls = futures::future::join_all(accepts.iter().map(|p| thread.accept(p)));
+    let answers = futures::executor::block_on(async {
+        let (_, answers, _) = futures::join!(busy, calls, async { release.send(()).unwrap() });
+        answers
+    });
+    for a in &answers {
+        assert!(a.as_ref().unwrap().is_accepted(), "{a:?}");
+    }
+    assert_eq!(disk.sync_count() - before, 1, "{n} accepts queued together: one fsync of the accept log");
+    drop(thread);
+    let again = Acceptor::new(disk.open_log("p").unwrap(), disk.open_log("a").unwrap()).unwrap();
+    assert_eq!(again.core().accepted_from(0).count() as u64, n, "all of them durable");
 }

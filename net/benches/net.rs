@@ -347,6 +347,14 @@ fn main() {
         us(budget),
         verdict(ratio_t)
     );
+    let shared = 2 * rtt_h1 + 2 * majority;
+    println!(
+        "| FileLog decision / (2 RTT + 2 majority fsyncs: the second of three writers on the one disk) | {} / {} = {:.2} (tuned {:.2}) | |",
+        us(file1_lat),
+        us(shared),
+        file1_lat.as_secs_f64() / shared.as_secs_f64(),
+        file1t_lat.as_secs_f64() / shared.as_secs_f64()
+    );
     let mem_ratio = mem1_lat.as_secs_f64() / (2 * rtt_h1).as_secs_f64();
     println!("| memory decision, 1 in flight / 2 RTT | {} / {} = {mem_ratio:.2} | |", us(mem1_lat), us(2 * rtt_h1));
     let best64 = mem64.max(mem64h2);

@@ -1,18 +1,20 @@
 //! [`ServedAcceptor`]: the acceptor a server runs, on a thread of its own. Requests from every
 //! connection queue up for that thread; those that arrive while it writes are taken together
-//! and written with one [`persist_all`] per log (group commit: one fsync for many requests),
-//! and every reply of the batch leaves only after those writes.
+//! and written together by the core's [`Acceptor::handle_group`] (group commit: one fsync per
+//! log for many requests), and every reply of the batch leaves only after those writes.
 //!
-//! It is the core's [`AcceptorCore`] (the rules, sans-IO) over two [`Log`]s, as the core's
-//! [`synodos::Acceptor`] is, with the same guarantees: a reply only after its record is
-//! durable (the [`synodos::Pending`] seal), closed for good after a storage failure, observers
-//! that fall behind cut off rather than buffered.
+//! It is the core's [`Acceptor`] over two [`Log`]s, with its guarantees: a reply only after
+//! its record is durable, closed for good after a storage failure; and observers that fall
+//! behind are cut off rather than buffered.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
-use synodos::{persist_all, AcceptorCore, Error, Log, MemoryLog, Pending, Promise, Proposal, Request, Result, Slot};
+use synodos::{
+    Acceptor, AcceptorAnswer, AcceptorCall, AcceptorCore, Batch, Error, Log, MemoryLog, Promise, Proposal, Request,
+    Result, Slot,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::EndReason;
@@ -30,9 +32,7 @@ const MAX_BATCH: usize = 1024;
 /// # drop(acceptor);
 /// ```
 pub struct ServedAcceptor<P: Log = MemoryLog, A: Log = MemoryLog> {
-    core: AcceptorCore,
-    promise_log: P,
-    accept_log: A,
+    acceptor: Acceptor<P, A>,
     /// Run on the connections' threads, under a lock, instead of a thread of its own.
     inline: bool,
 }
@@ -40,8 +40,8 @@ pub struct ServedAcceptor<P: Log = MemoryLog, A: Log = MemoryLog> {
 impl<P: Log, A: Log> std::fmt::Debug for ServedAcceptor<P, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServedAcceptor")
-            .field("promised", &self.core.promised())
-            .field("frontier", &self.core.frontier())
+            .field("promised", &self.core().promised())
+            .field("frontier", &self.core().frontier())
             .finish()
     }
 }
@@ -50,12 +50,7 @@ impl ServedAcceptor {
     /// An acceptor over two fresh [`MemoryLog`]s (tests, benchmarks: nothing survives a
     /// restart), run [`inline`](ServedAcceptor::inline).
     pub fn in_memory() -> Self {
-        ServedAcceptor {
-            core: AcceptorCore::new(),
-            promise_log: MemoryLog::new(),
-            accept_log: MemoryLog::new(),
-            inline: true,
-        }
+        ServedAcceptor { acceptor: Acceptor::in_memory(), inline: true }
     }
 }
 
@@ -73,8 +68,7 @@ impl ServedAcceptor<synodos::FileLog, synodos::FileLog> {
 impl<P: Log, A: Log> ServedAcceptor<P, A> {
     /// An acceptor over these logs, recovering what they hold.
     pub fn new(promise_log: P, accept_log: A) -> Result<Self> {
-        let core = AcceptorCore::recover(&promise_log, &accept_log)?;
-        Ok(ServedAcceptor { core, promise_log, accept_log, inline: false })
+        Ok(ServedAcceptor { acceptor: Acceptor::new(promise_log, accept_log)?, inline: false })
     }
 
     /// Run the acceptor on the server's connection threads, one request at a time under a
@@ -89,7 +83,7 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
 
     /// The sans-IO state inside.
     pub fn core(&self) -> &AcceptorCore {
-        &self.core
+        self.acceptor.core()
     }
 }
 
@@ -97,6 +91,7 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
 pub(crate) enum Command {
     Prepare(Request, oneshot::Sender<Result<Promise>>),
     Accept(Proposal, oneshot::Sender<Result<Proposal>>),
+    AcceptBatch(Batch, oneshot::Sender<Result<Proposal>>),
     /// Accepted proposals from `from` on and, when `follow`, a live tail.
     Observe {
         from: Slot,
@@ -225,13 +220,8 @@ where
 {
     let status = Arc::new(Status::default());
     let inline = acceptor.inline;
-    let mut worker = Worker {
-        acceptor,
-        failed: None,
-        observers: Vec::new(),
-        observe_queue: observe_queue.max(1),
-        status: status.clone(),
-    };
+    let mut worker =
+        Worker { acceptor, observers: Vec::new(), observe_queue: observe_queue.max(1), status: status.clone() };
     worker.publish();
     if inline {
         let route = Route::Inline(Arc::new(Mutex::new(worker)));
@@ -244,25 +234,30 @@ where
 
 struct Worker<P: Log, A: Log> {
     acceptor: ServedAcceptor<P, A>,
-    failed: Option<String>,
     observers: Vec<Observer>,
     observe_queue: usize,
     status: Arc<Status>,
 }
 
-/// One batch's replies, sent once its writes are durable.
-#[derive(Default)]
-struct Batch {
-    prepares: Vec<Pending<Promise>>,
-    prepare_replies: Vec<oneshot::Sender<Result<Promise>>>,
-    accepts: Vec<Pending<Proposal>>,
-    accept_replies: Vec<oneshot::Sender<Result<Proposal>>>,
-    /// The proposals of `accepts`, for the observers (only kept when there are some).
-    accepted: Vec<Proposal>,
-    refused_prepares: Vec<(oneshot::Sender<Result<Promise>>, Error)>,
-    refused_accepts: Vec<(oneshot::Sender<Result<Proposal>>, Error)>,
-    observes: Vec<(Slot, bool, oneshot::Sender<Result<Subscription>>)>,
-    end_streams: bool,
+/// Where the answer to one call of a group goes.
+enum Reply {
+    Promise(oneshot::Sender<Result<Promise>>),
+    Proposal(oneshot::Sender<Result<Proposal>>),
+}
+
+impl Reply {
+    fn send(self, answer: Result<AcceptorAnswer>) {
+        let mismatch = || Error::Closed("the acceptor answered with the wrong kind of message".into());
+        // A connection that went away drops its answer; the write stands.
+        match (self, answer) {
+            (Reply::Promise(tx), Ok(AcceptorAnswer::Promise(p))) => drop(tx.send(Ok(p))),
+            (Reply::Proposal(tx), Ok(AcceptorAnswer::Proposal(p))) => drop(tx.send(Ok(p))),
+            (Reply::Promise(tx), Err(e)) => drop(tx.send(Err(e))),
+            (Reply::Proposal(tx), Err(e)) => drop(tx.send(Err(e))),
+            (Reply::Promise(tx), Ok(_)) => drop(tx.send(Err(mismatch()))),
+            (Reply::Proposal(tx), Ok(_)) => drop(tx.send(Err(mismatch()))),
+        }
+    }
 }
 
 impl<P: Log, A: Log> Worker<P, A> {
@@ -287,111 +282,67 @@ impl<P: Log, A: Log> Worker<P, A> {
         }
     }
 
-    fn closed(&self) -> Option<Error> {
-        self.failed.as_ref().map(|why| Error::Closed(format!("acceptor stopped after a storage failure: {why}")))
-    }
-
     fn handle(&mut self, commands: &mut Vec<Command>) {
-        let mut batch = Batch::default();
-        let core = &mut self.acceptor.core;
+        let mut calls = Vec::with_capacity(commands.len());
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut observes = Vec::new();
+        let mut end_streams = false;
         for command in commands.drain(..) {
             match command {
-                Command::Prepare(request, reply) => match self.failed.is_some() {
-                    true => batch.refused_prepares.push((reply, Error::Closed(String::new()))),
-                    false => match core.prepare(&request) {
-                        Ok(pending) => {
-                            batch.prepares.push(pending);
-                            batch.prepare_replies.push(reply);
-                        }
-                        Err(e) => batch.refused_prepares.push((reply, e)),
-                    },
-                },
-                Command::Accept(proposal, reply) => match self.failed.is_some() {
-                    true => batch.refused_accepts.push((reply, Error::Closed(String::new()))),
-                    false => match core.accept(&proposal) {
-                        Ok(pending) => {
-                            batch.accepts.push(pending);
-                            batch.accept_replies.push(reply);
-                            if !self.observers.is_empty() {
-                                batch.accepted.push(proposal);
-                            }
-                        }
-                        Err(e) => batch.refused_accepts.push((reply, e)),
-                    },
-                },
-                Command::Observe { from, follow, reply } => batch.observes.push((from, follow, reply)),
-                Command::EndStreams => batch.end_streams = true,
+                Command::Prepare(request, reply) => {
+                    calls.push(AcceptorCall::Prepare(request));
+                    replies.push(Reply::Promise(reply));
+                }
+                Command::Accept(proposal, reply) => {
+                    calls.push(AcceptorCall::Accept(proposal));
+                    replies.push(Reply::Proposal(reply));
+                }
+                Command::AcceptBatch(batch, reply) => {
+                    calls.push(AcceptorCall::AcceptBatch(batch));
+                    replies.push(Reply::Proposal(reply));
+                }
+                Command::Observe { from, follow, reply } => observes.push((from, follow, reply)),
+                Command::EndStreams => end_streams = true,
             }
         }
-        // The writes: at most one record (the highest promise) in the promise log and one
-        // batch in the accept log, each one durability barrier. Every reply below, granted
-        // or not, leaves only after both.
-        let written = self.write(std::mem::take(&mut batch.prepares), std::mem::take(&mut batch.accepts));
-        match written {
-            Ok((promises, answers)) => {
-                for (reply, promise) in batch.prepare_replies.drain(..).zip(promises) {
-                    let _ = reply.send(Ok(promise));
-                }
-                let mut accepted = batch.accepted.drain(..);
-                for (reply, answer) in batch.accept_replies.drain(..).zip(answers) {
-                    let proposal = accepted.next();
-                    if answer.is_accepted() {
-                        if let Some(mut p) = proposal {
-                            p.promised = 0;
-                            self.notify(p);
-                        }
+        // Decided in order, written with one barrier per log; every answer, granted or not,
+        // leaves only after the writes (a failed write fails every call that waited for it,
+        // and closes the acceptor for good).
+        let was_closed = self.acceptor.acceptor.is_closed();
+        let answers = self.acceptor.acceptor.handle_group(&calls);
+        if !was_closed && self.acceptor.acceptor.is_closed() {
+            tracing::error!(
+                "storage failure, the acceptor is closed for good: {}",
+                self.acceptor.acceptor.failure().unwrap_or_default()
+            );
+            self.status.failed.store(true, Ordering::Relaxed);
+        }
+        for ((call, reply), answer) in calls.into_iter().zip(replies).zip(answers) {
+            if !self.observers.is_empty() && matches!(&answer, Ok(AcceptorAnswer::Proposal(p)) if p.is_accepted()) {
+                match call {
+                    AcceptorCall::Accept(mut p) => {
+                        p.promised = 0;
+                        self.notify(p)
                     }
-                    let _ = reply.send(Ok(answer));
+                    AcceptorCall::AcceptBatch(b) => b.proposals().for_each(|p| self.notify(p)),
+                    AcceptorCall::Prepare(_) => {}
                 }
             }
-            Err(e) => {
-                for reply in batch.prepare_replies.drain(..) {
-                    let _ = reply.send(Err(e.clone()));
-                }
-                for reply in batch.accept_replies.drain(..) {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
+            reply.send(answer);
         }
-        let closed = self.closed();
-        for (reply, e) in batch.refused_prepares {
-            let _ = reply.send(Err(refusal(e, &closed)));
-        }
-        for (reply, e) in batch.refused_accepts {
-            let _ = reply.send(Err(refusal(e, &closed)));
-        }
-        for (from, follow, reply) in batch.observes {
+        for (from, follow, reply) in observes {
             let _ = reply.send(self.subscribe(from, follow));
         }
-        if batch.end_streams {
+        if end_streams {
             for observer in self.observers.drain(..) {
                 observer.end(EndReason::Draining);
             }
         }
-        if self.failed.is_some() {
+        if self.acceptor.acceptor.is_closed() {
             for observer in self.observers.drain(..) {
                 observer.end(EndReason::Closed);
             }
         }
-    }
-
-    /// Write a batch's records; on any failure close the acceptor for good (what is
-    /// durable is unknown now, so nothing more may be acknowledged).
-    #[allow(clippy::type_complexity)]
-    fn write(
-        &mut self,
-        prepares: Vec<Pending<Promise>>,
-        accepts: Vec<Pending<Proposal>>,
-    ) -> Result<(Vec<Promise>, Vec<Proposal>)> {
-        let a = &mut self.acceptor;
-        let r = persist_all(prepares, &mut a.promise_log, &mut a.accept_log)
-            .and_then(|promises| Ok((promises, persist_all(accepts, &mut a.promise_log, &mut a.accept_log)?)));
-        if let Err(e) = &r {
-            tracing::error!("storage failure, the acceptor is closed for good: {e}");
-            self.failed = Some(e.to_string());
-            self.status.failed.store(true, Ordering::Relaxed);
-        }
-        r
     }
 
     fn notify(&mut self, proposal: Proposal) {
@@ -414,10 +365,7 @@ impl<P: Log, A: Log> Worker<P, A> {
     }
 
     fn subscribe(&mut self, from: Slot, follow: bool) -> Result<Subscription> {
-        if let Some(e) = self.closed() {
-            return Err(e);
-        }
-        let backlog: Vec<Proposal> = self.acceptor.core.accepted_from(from).collect();
+        let backlog = self.acceptor.acceptor.accepted_from(&Request { slot: from, ..Request::default() })?;
         let live = follow.then(|| {
             let (tx, rx) = mpsc::channel(self.observe_queue);
             let reason = Arc::new(Mutex::new(None));
@@ -430,18 +378,10 @@ impl<P: Log, A: Log> Worker<P, A> {
     fn publish(&mut self) {
         // Readers that went away leave closed senders behind; drop them here too.
         self.observers.retain(|o| !o.tx.is_closed());
-        let core = &self.acceptor.core;
+        let core = self.acceptor.core();
         let s = &self.status;
         s.promised.store(core.promised(), Ordering::Relaxed);
         s.frontier.store(core.frontier(), Ordering::Relaxed);
         s.trimmed.store(core.trimmed_below(), Ordering::Relaxed);
-    }
-}
-
-/// A refusal from the rules, or "closed" for requests refused because of a failure.
-fn refusal(e: Error, closed: &Option<Error>) -> Error {
-    match (e, closed) {
-        (Error::Closed(why), Some(closed)) if why.is_empty() => closed.clone(),
-        (e, _) => e,
     }
 }

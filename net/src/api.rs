@@ -8,6 +8,9 @@ use synodos::{Ballot, Error, Slot};
 pub const PREPARE: &str = "/v1/prepare";
 /// `POST`: a [`synodos::Proposal`] in, a [`synodos::Proposal`] (the answer) out.
 pub const ACCEPT: &str = "/v1/accept";
+/// `POST`: a [`synodos::Batch`] in (many slots at one ballot, taken all or none, in one
+/// write), a [`synodos::Proposal`] (the answer, as to one accept) out.
+pub const ACCEPT_BATCH: &str = "/v1/accept-batch";
 /// `GET ?slot=N[&follow=true]`: NDJSON, one accepted [`synodos::Proposal`] per line.
 pub const OBSERVE: &str = "/v1/observe";
 /// `GET`: an [`Info`].

@@ -79,3 +79,34 @@ fn concurrent_accepts_share_one_write() {
     assert_eq!(slots, (0..64).collect::<Vec<_>>());
     s.shutdown();
 }
+
+/// A batch is one request and one write at the acceptor (`POST /v1/accept-batch`), taken
+/// all or none; a refused one changes nothing, and a malformed one is a 400.
+#[test]
+fn a_batch_is_one_request_and_one_write() {
+    use synodos::{Batch, BatchEntry};
+    let barriers = Arc::new(AtomicU64::new(0));
+    let log = || SlowLog { log: MemoryLog::new(), barriers: barriers.clone() };
+    let s = serve(ServedAcceptor::new(log(), log()).unwrap(), "127.0.0.1:0", ServeOptions::new(1, "gc")).unwrap();
+    let c = HttpAcceptor::new(&s.url(), ClientOptions::new()).unwrap();
+    use futures::executor::block_on as run;
+    assert!(run(c.prepare(&Request { id: 9, attempt: 1, slot: 0 })).unwrap().is_granted());
+    let entries = |from: u64| (from..from + 50).map(|slot| BatchEntry { slot, value: vec![slot as u8] }).collect();
+    let before = (barriers.load(Ordering::SeqCst), run(c.info()).unwrap().requests);
+    let answer = run(c.accept_batch(&Batch { id: 9, entries: entries(0) })).unwrap();
+    assert!(answer.is_accepted(), "{answer:?}");
+    let after = (barriers.load(Ordering::SeqCst), run(c.info()).unwrap().requests);
+    assert_eq!(after.0 - before.0, 1, "50 entries, one write");
+    assert_eq!(after.1 - before.1, 1, "50 entries, one request");
+    // Below the promise: refused with it, nothing written.
+    let refused = run(c.accept_batch(&Batch { id: 8, entries: entries(50) })).unwrap();
+    assert_eq!(refused.promised, 9);
+    let accepted = run(c.observe(&Request { id: 0, attempt: 0, slot: 0 })).unwrap();
+    assert_eq!(accepted.iter().map(|p| p.slot).collect::<Vec<_>>(), (0..50).collect::<Vec<_>>());
+    // Entries out of slot order break a rule: 400 INVALID_MESSAGE, reported as such.
+    let bad =
+        Batch { id: 9, entries: vec![BatchEntry { slot: 60, value: vec![] }, BatchEntry { slot: 59, value: vec![] }] };
+    let e = run(c.accept_batch(&bad)).unwrap_err();
+    assert_eq!(e.code(), "INVALID_MESSAGE", "{e}");
+    s.shutdown();
+}

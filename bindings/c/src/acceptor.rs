@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, CStr};
 
-use synodos::{wire, Acceptor, Error, LocalAcceptor, Request};
+use synodos::{wire, Acceptor, Error, InProcessAcceptor, Proposal, Request};
 
 use crate::error::{guard, guard_or, synodos_status, Fail};
 use crate::log::{synodos_log, DynLog};
@@ -12,7 +12,14 @@ use crate::message::{
     synodos_promise, synodos_proposal, synodos_proposal_list, synodos_proposal_view, synodos_request,
 };
 
-pub(crate) type Local = LocalAcceptor<DynLog, DynLog>;
+/// In process: on the caller's thread, or on a thread of its own (group commit, concurrent
+/// fsyncs) when both logs are file logs.
+pub(crate) type Local = InProcessAcceptor<DynLog, DynLog>;
+
+fn share(acceptor: Acceptor<DynLog, DynLog>, threaded: bool) -> Result<Local, Fail> {
+    InProcessAcceptor::new(acceptor, threaded)
+        .map_err(|e| Fail::Core(Error::storage(format!("cannot start the acceptor's thread: {e}"))))
+}
 
 /// An acceptor: phase 1b and 2b over a promise log and an accept log, every reply leaving only
 /// after its record is durable. After any storage failure it refuses every later call
@@ -22,8 +29,11 @@ pub(crate) type Local = LocalAcceptor<DynLog, DynLog>;
 /// `synodos_acceptor_free()`. Clients made from it (`synodos_client_new_local`) share it and
 /// keep it alive.
 ///
-/// Thread-safe: an acceptor may be used from several threads at once (calls are serialized
-/// by an internal lock, held while its logs run).
+/// Thread-safe: an acceptor may be used from several threads at once. Over two file logs
+/// (`synodos_log_new_file`) it runs on a thread of its own: calls that arrive together are
+/// written together (one fsync per log), and a proposer's calls to several acceptors fsync at
+/// once. Over other logs its calls are serialized by an internal lock, held while its logs
+/// run (C log callbacks are called on the calling thread).
 pub struct synodos_acceptor {
     pub(crate) inner: Local,
 }
@@ -37,8 +47,9 @@ pub extern "C" fn synodos_acceptor_new_memory(out: *mut *mut synodos_acceptor) -
         let promises: DynLog = Box::new(synodos::MemoryLog::new());
         let accepts: DynLog = Box::new(synodos::MemoryLog::new());
         let acceptor = Acceptor::new(promises, accepts)?;
+        let inner = share(acceptor, false)?;
         // SAFETY: NULL or writable (contract).
-        unsafe { give(out, synodos_acceptor { inner: LocalAcceptor::new(acceptor) }, "out") }
+        unsafe { give(out, synodos_acceptor { inner }, "out") }
     })
 }
 
@@ -76,9 +87,11 @@ pub extern "C" fn synodos_acceptor_new(
         }
         let promises = promises.ok_or(Fail::Null("promise_log"))?;
         let accepts = accepts.ok_or(Fail::Null("accept_log"))?;
+        let threaded = promises.blocks && accepts.blocks;
         let acceptor = Acceptor::new(promises.inner, accepts.inner)?;
+        let inner = share(acceptor, threaded)?;
         // SAFETY: checked non-NULL above.
-        unsafe { give(out, synodos_acceptor { inner: LocalAcceptor::new(acceptor) }, "out") }
+        unsafe { give(out, synodos_acceptor { inner }, "out") }
     })
 }
 
@@ -120,7 +133,7 @@ pub extern "C" fn synodos_acceptor_prepare(
         let (a, request, out) =
             unsafe { (borrow(acceptor, "acceptor")?, borrow(request, "request")?, borrow_mut(out, "out")?) };
         let request = Request::from(*request);
-        out.inner = a.inner.with(|acc| acc.prepare(&request))?;
+        out.inner = a.inner.with_blocking(move |acc| acc.prepare(&request))?;
         out.filled = true;
         Ok(())
     })
@@ -142,7 +155,7 @@ pub extern "C" fn synodos_acceptor_accept(
             unsafe { (borrow(acceptor, "acceptor")?, borrow(proposal, "proposal")?, borrow_mut(out, "out")?) };
         // SAFETY: the view's bytes are readable (contract).
         let proposal = unsafe { view.copy_out() }?;
-        out.inner = a.inner.with(|acc| acc.accept(&proposal))?;
+        out.inner = a.inner.with_blocking(move |acc| acc.accept(&proposal))?;
         out.filled = true;
         Ok(())
     })
@@ -161,7 +174,8 @@ pub extern "C" fn synodos_acceptor_accept_batch(
         // SAFETY: NULL or valid pointers (contract).
         let (a, batch, out) =
             unsafe { (borrow(acceptor, "acceptor")?, borrow(batch, "batch")?, borrow_mut(out, "out")?) };
-        out.inner = a.inner.with(|acc| acc.accept_batch(&batch.inner))?;
+        let batch = batch.inner.clone();
+        out.inner = a.inner.with_blocking(move |acc| acc.accept_batch(&batch))?;
         out.filled = true;
         Ok(())
     })
@@ -179,7 +193,7 @@ pub extern "C" fn synodos_acceptor_observe(
         // SAFETY: NULL or valid pointers (contract).
         let (a, out) = unsafe { (borrow(acceptor, "acceptor")?, borrow_mut(out, "out")?) };
         let request = Request { id: 0, attempt: 0, slot: from_slot };
-        out.items.extend(a.inner.with(|acc| acc.accepted_from(&request))?);
+        out.items.extend(a.inner.with_blocking(move |acc| acc.accepted_from(&request))?);
         Ok(())
     })
 }
@@ -190,7 +204,7 @@ pub extern "C" fn synodos_acceptor_trim(acceptor: *const synodos_acceptor, slot:
     guard(|| {
         // SAFETY: NULL or a valid handle (contract).
         let a = unsafe { borrow(acceptor, "acceptor") }?;
-        Ok(a.inner.with(|acc| acc.trim(slot))?)
+        Ok(a.inner.with_blocking(move |acc| acc.trim(slot))?)
     })
 }
 
@@ -220,11 +234,17 @@ pub extern "C" fn synodos_acceptor_handle_json(
         let body = unsafe { slice(json, json_len, "json") }?;
         let text = std::str::from_utf8(body).map_err(|e| Error::InvalidMessage(format!("JSON is not UTF-8: {e}")))?;
         let out = match &*method {
-            "prepare" => wire::to_json(&a.inner.with(|acc| acc.prepare(&wire::from_json(text)?))?)?,
-            "accept" => wire::to_json(&a.inner.with(|acc| acc.accept(&wire::from_json(text)?))?)?,
+            "prepare" => {
+                let request: Request = wire::from_json(text)?;
+                wire::to_json(&a.inner.with_blocking(move |acc| acc.prepare(&request))?)?
+            }
+            "accept" => {
+                let proposal: Proposal = wire::from_json(text)?;
+                wire::to_json(&a.inner.with_blocking(move |acc| acc.accept(&proposal))?)?
+            }
             "observe" => {
                 let request: Request = wire::from_json(text)?;
-                let items = a.inner.with(|acc| acc.accepted_from(&request))?;
+                let items = a.inner.with_blocking(move |acc| acc.accepted_from(&request))?;
                 let parts = items.iter().map(wire::to_json).collect::<Result<Vec<_>, _>>()?;
                 format!("[{}]", parts.join(","))
             }

@@ -175,7 +175,7 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
-            Client::Local(a) => a.with(|acc| acc.prepare(request)),
+            Client::Local(a) => a.prepare(request).await,
             Client::Callbacks(c) => c.prepare(request),
             Client::Async(c) => {
                 let fut: Boxed<'_, Promise> = Box::pin(c.prepare(request));
@@ -185,7 +185,7 @@ impl AcceptorClient for Client {
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
-            Client::Local(a) => a.with(|acc| acc.accept(proposal)),
+            Client::Local(a) => a.accept(proposal).await,
             Client::Callbacks(c) => c.accept(proposal),
             Client::Async(c) => {
                 let fut: Boxed<'_, Proposal> = Box::pin(c.accept(proposal));
@@ -193,9 +193,17 @@ impl AcceptorClient for Client {
             }
         }
     }
+    async fn accept_batch(&self, batch: &synodos::Batch) -> Result<Proposal> {
+        match self {
+            // One write for the whole batch.
+            Client::Local(a) => a.accept_batch(batch).await,
+            // A C transport takes single accepts.
+            _ => synodos::driver::client::accept_each(self, batch).await,
+        }
+    }
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
-            Client::Local(a) => a.with(|acc| acc.accepted_from(request)),
+            Client::Local(a) => a.observe(request).await,
             Client::Callbacks(c) => c.observe(request),
             Client::Async(c) => {
                 let fut: Boxed<'_, Vec<Proposal>> = Box::pin(c.observe(request));

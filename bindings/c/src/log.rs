@@ -20,6 +20,8 @@ pub(crate) type DynLog = Box<dyn Log + Send>;
 /// Not thread-safe: use a log handle from one thread at a time.
 pub struct synodos_log {
     pub(crate) inner: DynLog,
+    /// Its writes block (a file log's fsync): its acceptor then gets a thread of its own.
+    pub(crate) blocks: bool,
 }
 
 /// One record handed to a C log's `record_batch` callback. `data` is borrowed: valid until the
@@ -202,7 +204,7 @@ pub extern "C" fn synodos_log_new_memory(out: *mut *mut synodos_log) -> synodos_
         // SAFETY: NULL or writable (contract).
         unsafe { put(out, std::ptr::null_mut(), "out") }?;
         // SAFETY: NULL or writable (contract).
-        unsafe { give(out, synodos_log { inner: Box::new(MemoryLog::new()) }, "out") }
+        unsafe { give(out, synodos_log { inner: Box::new(MemoryLog::new()), blocks: false }, "out") }
     })
 }
 
@@ -231,7 +233,7 @@ pub extern "C" fn synodos_log_new_callbacks(
             free_user_data: cb.free_user_data,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { give(out, synodos_log { inner: Box::new(log) }, "out") }
+        unsafe { give(out, synodos_log { inner: Box::new(log), blocks: false }, "out") }
     })
 }
 
@@ -420,6 +422,6 @@ pub extern "C" fn synodos_log_new_file(dir: *const c_char, out: *mut *mut synodo
         let path = std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes));
         let log = synodos::FileLog::open(path)?;
         // SAFETY: checked non-NULL above.
-        unsafe { give(out, synodos_log { inner: Box::new(log) }, "out") }
+        unsafe { give(out, synodos_log { inner: Box::new(log), blocks: true }, "out") }
     })
 }

@@ -370,7 +370,7 @@ fn to_proposals(r: &Bound<'_, PyAny>) -> PyResult<Vec<Proposal>> {
 impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
-            Client::Local(a) => a.with(|a| a.prepare(request)),
+            Client::Local(a) => a.prepare(request).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "prepare", PyRequest(request.clone()), to_promise)).await,
@@ -384,7 +384,7 @@ impl AcceptorClient for Client {
 
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
-            Client::Local(a) => a.with(|a| a.accept(proposal)),
+            Client::Local(a) => a.accept(proposal).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal)).await,
@@ -396,9 +396,18 @@ impl AcceptorClient for Client {
         }
     }
 
+    async fn accept_batch(&self, batch: &synodos::Batch) -> Result<Proposal> {
+        match self {
+            // One write for the whole batch.
+            Client::Local(a) => a.accept_batch(batch).await,
+            // A Python acceptor takes single accepts.
+            _ => synodos::driver::client::accept_each(self, batch).await,
+        }
+    }
+
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
-            Client::Local(a) => a.with(|a| a.accepted_from(request)),
+            Client::Local(a) => a.observe(request).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "observe", PyRequest(request.clone()), to_proposals)).await,

@@ -96,6 +96,17 @@ pub enum AnyLog {
     Py(PyLog),
 }
 
+impl AnyLog {
+    /// Whether its writes block (fsync): then its acceptor gets a thread of its own.
+    pub fn blocks(&self) -> bool {
+        match self {
+            #[cfg(feature = "file-log")]
+            AnyLog::File(_) => true,
+            _ => false,
+        }
+    }
+}
+
 macro_rules! each {
     ($self:expr, $l:ident => $e:expr) => {
         match $self {

@@ -351,12 +351,16 @@ mod tests {
     #[test]
     fn an_executor_of_its_own_gets_the_timers_polled_under_it() {
         let list = Arc::new(TimerList::new());
-        let mut sleep = Box::pin(LocalSleeper.sleep(Duration::from_millis(1)));
+        // Long enough that a loaded machine does not reach the deadline before the first poll.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut sleep = Box::pin(LocalSleeper.sleep(Duration::from_millis(200)));
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(with_timers(&list, || sleep.as_mut().poll(&mut cx)).is_pending());
         assert_eq!(list.len(), 1);
-        thread::sleep(Duration::from_millis(2));
+        while Instant::now() <= deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         list.fire(Instant::now());
         assert!(sleep.as_mut().poll(&mut cx).is_ready());
     }

@@ -29,13 +29,20 @@ pub trait AcceptorClient {
     /// entry, all at once, and answers "refused" if any was refused; an acceptor that can
     /// take a batch in one write (every acceptor of this crate does) should override it.
     async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
-        let answers = futures::future::join_all(batch.proposals().map(|p| async move { self.accept(&p).await })).await;
-        let mut refused = 0;
-        for answer in answers {
-            refused = refused.max(answer?.promised);
-        }
-        Ok(batch.answer(refused))
+        accept_each(self, batch).await
     }
+}
+
+/// A [`Batch`] as one accept per entry, all at once, answered as to the batch: refused
+/// (with the highest promise seen) if any entry was. The default
+/// [`AcceptorClient::accept_batch`], for clients of acceptors that take single accepts only.
+pub async fn accept_each<C: AcceptorClient + ?Sized>(client: &C, batch: &Batch) -> Result<Proposal> {
+    let answers = futures::future::join_all(batch.proposals().map(|p| async move { client.accept(&p).await })).await;
+    let mut refused = 0;
+    for answer in answers {
+        refused = refused.max(answer?.promised);
+    }
+    Ok(batch.answer(refused))
 }
 
 impl<T: AcceptorClient + ?Sized> AcceptorClient for &T {

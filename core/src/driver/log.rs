@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::client::AcceptorClient;
 use super::fan_out::fan_out;
-use super::proposer::Proposer;
+use super::proposer::{Lead, Proposer};
 use super::timer::Sleeper;
 use crate::protocol::attempt::{majority, Lease};
 use crate::protocol::error::{AcceptorFailure, Error, Failures, Result};
@@ -166,7 +166,10 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     ///
     /// An append whose batch was being sent by another append that got dropped (cancelled)
     /// is sent again: if the dropped one had got it chosen, the value is then in the log
-    /// twice.
+    /// twice. So is an append whose accepts were chosen but whose answers were lost (timed
+    /// out), when its slot is trimmed before it asks again: a trimmed slot no longer tells
+    /// whose value it held, and the append goes on at a later slot. (Answers that are only
+    /// slow are waited for: a trimmed slot ends a phase only once its ballot cannot win.)
     pub async fn append(&self, value: impl Into<Vec<u8>>) -> Result<Entry> {
         let value = value.into();
         // Nothing queued, nothing in flight: this append goes alone (no queue, no copy).
@@ -265,12 +268,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             // No lease (or one append): the first goes alone, and takes the lead with its
             // phase 1 (one flight at a time does); the rest follow under that lease.
             let q = batch.remove(0);
-            let answer = if lease.is_some() {
-                self.append_one(q.value).await
-            } else {
-                let _lead = self.leading.lock().await;
-                self.append_one(q.value).await
-            };
+            let answer = self.append_one(q.value).await;
             let _ = q.reply.send(answer);
         }
     }
@@ -324,8 +322,7 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// Decide `slot` with `value` (phase 1 adopts what a majority may hold there); append it
     /// afresh if another value is chosen there.
     async fn append_at(&self, slot: Slot, value: Vec<u8>) -> Result<Entry> {
-        let _lead = self.leading.lock().await;
-        match self.proposer.decide(slot, value.clone(), None).await {
+        match self.proposer.decide_in(slot, value.clone(), None, Some(self.lead(true))).await {
             Ok(decision) => {
                 self.set_lease(decision.lease);
                 self.next_slot.fetch_max(slot.saturating_add(1), Ordering::SeqCst);
@@ -337,6 +334,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
             Err(Error::Trimmed { .. }) => self.append_one(value).await,
             Err(e) => Err(e),
         }
+    }
+
+    /// What the decisions of this handle share: its lease, and its lock for phase 1.
+    fn lead(&self, reserved: bool) -> Lead<'_> {
+        Lead { lease: &self.lease, leading: &self.leading, reserved, held: None }
     }
 
     /// Drop `lease` if it is still the one held (a newer one stays).
@@ -351,8 +353,23 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
     /// One append on its own: at the first free slot, phase 1 unless a lease covers it.
     async fn append_one(&self, value: Vec<u8>) -> Result<Entry> {
         loop {
-            let (slot, lease) = self.reserve_slot()?;
-            let decision = match self.proposer.decide(slot, value.clone(), lease).await {
+            let (mut slot, mut lease, mut reserved) = self.reserve_slot()?;
+            let mut lead = self.lead(reserved);
+            if !reserved {
+                // No lease: take the lead lock first, and look again under it. Another
+                // append of this handle may have taken the lead meanwhile; then go on under
+                // its lease (no phase 1 against our own ballot). Otherwise this append's
+                // phase 1 runs under the lock it holds now. (Checking with `try_lock` and
+                // locking later let appends that started together each run a phase 1 of
+                // their own, at one slot, each taking the lead from the one before.)
+                let guard = self.leading.lock().await;
+                (slot, lease, reserved) = self.reserve_slot()?;
+                lead = self.lead(reserved);
+                if !reserved {
+                    lead.held = Some(guard);
+                }
+            }
+            let decision = match self.proposer.decide_in(slot, value.clone(), lease, Some(lead)).await {
                 Ok(decision) => decision,
                 Err(Error::Trimmed { first, .. }) if first > slot => {
                     // The log starts later than this handle knew: go on from there.
@@ -382,10 +399,11 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
         }
     }
 
-    /// The slot to try next and, if this handle holds a lease covering it, the lease. Under
+    /// The slot to try next, if this handle holds a lease covering it the lease, and whether
+    /// the slot is reserved (this append's alone: always under a lease). Under
     /// a lease each append takes a slot of its own (one ballot must never carry two values
     /// at one slot); without one, concurrent appends race for a slot.
-    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>)> {
+    fn reserve_slot(&self) -> Result<(Slot, Option<Lease>, bool)> {
         let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None);
         let mutation = self.proposer.mutation;
         let last = if mutation.is_some_and(Mutation::uses_last_slot) { u64::MAX } else { LAST_SLOT };
@@ -394,18 +412,27 @@ impl<C: AcceptorClient, S: Sleeper> ReplicatedLog<C, S> {
                 let slot = if mutation == Some(Mutation::SlotWraps) {
                     self.next_slot.fetch_add(1, Ordering::SeqCst)
                 } else {
+                    // Not below the lease: the slots under its start are taken (its phase 1
+                    // decided the one before it), though `next_slot` may not show it yet
+                    // (the lease is stored before the append that got it moves on). A slot
+                    // below it would run a phase 1 of its own and take the lead back.
+                    let from = lease.from();
                     self.next_slot
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s <= last).then(|| s.saturating_add(1)))
-                        .map_err(log_full)?
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                            let s = s.max(from);
+                            (s <= last).then(|| s.saturating_add(1))
+                        })
+                        .map(|s| s.max(from))
+                        .map_err(|s| log_full(s.max(from)))?
                 };
-                Ok((slot, lease.covers(slot).then_some(lease)))
+                Ok((slot, lease.covers(slot).then_some(lease), true))
             }
             None => {
                 let slot = self.next_slot.load(Ordering::SeqCst);
                 if slot > last {
                     return Err(log_full(slot));
                 }
-                Ok((slot, None))
+                Ok((slot, None, false))
             }
         }
     }

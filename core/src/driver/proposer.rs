@@ -187,8 +187,24 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
     /// Fails with [`Error::Trimmed`] when the slot was trimmed (it was chosen and forgotten),
     /// and with [`Error::ProtocolViolation`] when acceptors report two values at one ballot.
     pub async fn decide(&self, slot: Slot, value: Vec<u8>, lease: Option<Lease>) -> Result<Decision> {
+        self.decide_in(slot, value, lease, None).await
+    }
+
+    /// [`decide`](Self::decide) for a log handle (`lead`): its phase 1s run one at a time,
+    /// under its lock, and an attempt that would run phase 1 first takes the handle's newer
+    /// lease instead when the slot is this decision's own (reserved) and the lease covers
+    /// it. So the appends of one handle never run phase 1 against each other: one that
+    /// lost to the handle's own newer ballot goes on under it.
+    pub(crate) async fn decide_in(
+        &self,
+        slot: Slot,
+        value: Vec<u8>,
+        lease: Option<Lease>,
+        lead: Option<Lead<'_>>,
+    ) -> Result<Decision> {
         let n = self.clients.len();
         let mut failures = Vec::new();
+        let mut lead = lead;
         if lease.is_some_and(|l| l.owner() != self.owner) {
             return Err(Error::InvalidArgument(
                 "this lease was made by another proposer (a lease is good only where its phase 1 ran)".into(),
@@ -204,6 +220,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         let mut deferrals = 0u32;
         // The lease is tried once, by the first attempt; every later one runs phase 1.
         let mut leased = lease.filter(|l| l.covers(slot));
+        // The highest ballot this decision has tried: only a newer lease is worth taking.
+        let mut tried: Ballot = 0;
         let mut attempt = 0u32;
         while attempt < self.config.max_attempts {
             let defer = std::mem::take(&mut lost_to_leader) && self.mutation != Some(Mutation::FollowerIgnoresLeader);
@@ -218,7 +236,20 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 }
             }
             failures.clear();
+            // Held through this attempt's phase 1 and phase 2, when it runs phase 1.
+            let mut _leading = None;
+            if let (None, Some(lead)) = (leased, &mut lead) {
+                let guard = match lead.held.take() {
+                    Some(guard) => guard,
+                    None => lead.leading.lock().await,
+                };
+                match lead.newer_lease(slot, tried, self.owner) {
+                    Some(newer) => leased = Some(newer),
+                    None => _leading = Some(guard),
+                }
+            }
             if let Some(lease) = leased.take() {
+                tried = tried.max(lease.ballot());
                 let (mut round, proposal) =
                     Attempt::leased_lent(n, slot, &lease, std::mem::take(&mut value), self.mutation)?;
                 match self.accept_phase(&mut round, &proposal, &mut failures).await {
@@ -243,6 +274,7 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                 continue;
             }
             let ballot = self.ids.next()?;
+            tried = tried.max(ballot);
             let (mut round, request) =
                 Attempt::new_mutated(n, slot, ballot, u64::from(attempt), std::mem::take(&mut value), self.mutation)?;
             round.lend_value();
@@ -262,6 +294,12 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     match self.accept_phase(&mut round, &proposal, &mut failures).await {
                         Progress::Chosen(_) => {
                             let frontier = round.frontier();
+                            // Stored while the lead lock is still held: the next append of
+                            // the handle to take it finds the lease, not a reason for a
+                            // phase 1 of its own.
+                            if let (Some(lease), Some(lead)) = (next_lease, &lead) {
+                                lead.offer(lease);
+                            }
                             return Ok(Decision { value: proposal.value, lease: next_lease, frontier });
                         }
                         Progress::Failed { promised } => {
@@ -337,6 +375,8 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         let calls = self.clients.iter().map(call);
         let timeout = self.config.call_timeout;
         let ignores_trim = self.mutation == Some(Mutation::IgnoresTrimPoint);
+        // The trim point an acceptor answered with, if one did.
+        let mut trimmed: Option<crate::protocol::message::Slot> = None;
         let on_result = move |i, result| {
             let progress = match result {
                 Ok(reply) => {
@@ -346,9 +386,15 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
                     }
                     on_reply(i, Some(reply))
                 }
-                // A trimmed slot was chosen: nothing is left to decide, whoever says so.
+                // A trimmed slot was chosen: nothing is left to decide. But it may have been
+                // chosen with this very proposal, by a majority whose answers are still on
+                // their way (the slot was read and trimmed in between): count the trim as
+                // this acceptor's failure, and report it only once this ballot cannot win.
+                // Ending at the first one made an append whose value was chosen append it
+                // again at a later slot.
                 Err(Error::Trimmed { first, .. }) if !ignores_trim => {
-                    return ControlFlow::Break(Progress::Trimmed { first })
+                    trimmed = Some(trimmed.map_or(first, |t| t.max(first)));
+                    on_reply(i, None)
                 }
                 Err(error) => {
                     failures.push(AcceptorFailure { acceptor: i, error });
@@ -357,6 +403,9 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
             };
             match progress {
                 Progress::Waiting => ControlFlow::Continue(()),
+                Progress::Failed { .. } if trimmed.is_some() => {
+                    ControlFlow::Break(Progress::Trimmed { first: trimmed.unwrap_or_default() })
+                }
                 decided => ControlFlow::Break(decided),
             }
         };
@@ -423,6 +472,41 @@ impl<C: AcceptorClient, S: Sleeper> Proposer<C, S> {
         };
         if micros > 0 {
             self.sleeper.sleep(Duration::from_micros(micros)).await;
+        }
+    }
+}
+
+/// What a [`ReplicatedLog`](crate::ReplicatedLog) handle shares with the decisions it
+/// starts: the lease it holds, and the lock under which its phase 1s run one at a time.
+pub(crate) struct Lead<'a> {
+    pub lease: &'a std::sync::Mutex<Option<Lease>>,
+    pub leading: &'a futures::lock::Mutex<()>,
+    /// The slot is this decision's alone under every lease of the handle (the handle
+    /// reserved it), so a newer lease that covers it may carry it: no other value is ever
+    /// proposed there at that lease's ballot.
+    pub reserved: bool,
+    /// The lock, when the caller took it already (for the first attempt's phase 1).
+    pub held: Option<futures::lock::MutexGuard<'a, ()>>,
+}
+
+impl Lead<'_> {
+    /// The handle's lease, if it may carry `slot` for a decision that has tried ballots up
+    /// to `tried`: newer than those, made by this proposer, covering the slot.
+    fn newer_lease(&self, slot: Slot, tried: Ballot, owner: u64) -> Option<Lease> {
+        if !self.reserved {
+            return None;
+        }
+        let lease = self.lease.lock().map(|guard| *guard).unwrap_or(None)?;
+        (lease.covers(slot) && lease.ballot() > tried && lease.owner() == owner).then_some(lease)
+    }
+
+    /// Store `lease` as the handle's, unless it holds a newer one (as
+    /// `ReplicatedLog::set_lease` does).
+    fn offer(&self, lease: Lease) {
+        if let Ok(mut guard) = self.lease.lock() {
+            if guard.is_none_or(|old| old.ballot() <= lease.ballot()) {
+                *guard = Some(lease);
+            }
         }
     }
 }

@@ -32,9 +32,9 @@ pub const OBSERVE_QUEUE: usize = 1024;
 /// ```
 #[derive(Debug)]
 pub struct Acceptor<P: Log = super::memory::MemoryLog, A: Log = super::memory::MemoryLog> {
-    core: AcceptorCore,
-    promise_log: P,
-    accept_log: A,
+    pub(super) core: AcceptorCore,
+    pub(super) promise_log: P,
+    pub(super) accept_log: A,
     failed: Option<String>,
     observers: Vec<(Slot, mpsc::Sender<Proposal>)>,
 }
@@ -66,7 +66,7 @@ impl<P: Log, A: Log> Acceptor<P, A> {
         Ok(Acceptor { core, promise_log, accept_log, failed: None, observers: Vec::new() })
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(super) fn check_open(&self) -> Result<()> {
         match &self.failed {
             Some(why) => Err(Error::Closed(format!("acceptor stopped after a storage failure: {why}"))),
             None => Ok(()),
@@ -79,7 +79,7 @@ impl<P: Log, A: Log> Acceptor<P, A> {
 
     /// Close the acceptor after a failed log call: we cannot know what is durable now.
     #[cold]
-    fn poison(&mut self, e: Error) -> Error {
+    pub(super) fn poison(&mut self, e: Error) -> Error {
         self.failed = Some(e.to_string());
         e
     }
@@ -130,7 +130,7 @@ impl<P: Log, A: Log> Acceptor<P, A> {
         Ok(reply)
     }
 
-    fn notify(&mut self, proposal: &Proposal) {
+    pub(super) fn notify(&mut self, proposal: &Proposal) {
         if self.observers.is_empty() {
             return;
         }
@@ -183,6 +183,16 @@ impl<P: Log, A: Log> Acceptor<P, A> {
             self.promise_log.trim(promised)
         })();
         self.poison_on_error(r)
+    }
+
+    /// Whether a storage failure closed this acceptor (it then refuses every call).
+    pub fn is_closed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// What closed it: the storage failure, as reported by the log.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 
     /// The sans-IO state inside.

@@ -11,6 +11,7 @@ pub mod async_log;
 pub mod conformance;
 #[cfg(feature = "file-log")]
 pub mod file_log;
+pub mod group;
 pub mod log;
 pub mod memory;
 pub mod persist;
@@ -18,6 +19,7 @@ pub mod persist;
 pub use acceptor::{Acceptor, OBSERVE_QUEUE};
 pub use async_acceptor::AsyncAcceptor;
 pub use async_log::{AsyncLog, Ready};
+pub use group::{AcceptorAnswer, AcceptorCall};
 pub use log::{check_batch_order, Log};
 pub use memory::MemoryLog;
 pub use persist::{persist_all, persist_writes, persist_writes_async};

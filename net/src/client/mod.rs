@@ -20,7 +20,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use synodos::{wire, AcceptorClient, Error, Promise, Proposal, Request as PrepareRequest, Result, Slot};
+use synodos::{wire, AcceptorClient, Batch, Error, Promise, Proposal, Request as PrepareRequest, Result, Slot};
 use tokio::runtime::Handle;
 
 use crate::api::{self, ApiError, Info};
@@ -244,6 +244,10 @@ struct Inner {
     base: String,
     prepare_uri: Uri,
     accept_uri: Uri,
+    accept_batch_uri: Uri,
+    /// Set once the server answered 404 to a batch (a server without the route): batches
+    /// then go as single accepts.
+    no_batches: std::sync::atomic::AtomicBool,
     info_uri: Uri,
     client: HttpClient,
     runtime: Handle,
@@ -365,6 +369,8 @@ impl HttpAcceptor {
                 url: url.to_string(),
                 prepare_uri: route(api::PREPARE)?,
                 accept_uri: route(api::ACCEPT)?,
+                accept_batch_uri: route(api::ACCEPT_BATCH)?,
+                no_batches: std::sync::atomic::AtomicBool::new(false),
                 info_uri: route(api::INFO)?,
                 base,
                 client,
@@ -559,6 +565,24 @@ impl AcceptorClient for HttpAcceptor {
         self.post(&self.inner.accept_uri, body).await
     }
 
+    /// One request for the whole batch (`POST /v1/accept-batch`: one write at the
+    /// acceptor); to a server without that route, one accept per entry.
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        if !self.inner.no_batches.load(Ordering::Relaxed) {
+            let body = wire::to_json(batch)?;
+            match self.post(&self.inner.accept_batch_uri, body).await {
+                Err(e) if http_status(&e) == Some(404) => self.inner.no_batches.store(true, Ordering::Relaxed),
+                answer => return answer,
+            }
+        }
+        let answers = futures::future::join_all(batch.proposals().map(|p| async move { self.accept(&p).await })).await;
+        let mut refused = 0;
+        for answer in answers {
+            refused = refused.max(answer?.promised);
+        }
+        Ok(batch.answer(refused))
+    }
+
     async fn observe(&self, request: &PrepareRequest) -> Result<Vec<Proposal>> {
         let inner = self.inner.clone();
         let slot = request.slot;
@@ -721,6 +745,14 @@ async fn observe_once(inner: &Inner, next: &mut Slot, follow: bool, tx: &mut mps
                 Err(e) => return Ended::Later(Some(e)),
             }
         }
+    }
+}
+
+/// The HTTP status of a failed call, when the server answered one.
+fn http_status(e: &Error) -> Option<u16> {
+    match e {
+        Error::Transport { cause: Some(cause), .. } => cause.downcast_ref::<ApiError>().map(|a| a.status),
+        _ => None,
     }
 }
 

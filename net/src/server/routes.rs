@@ -138,7 +138,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             return extension.handle(state.clone(), req).await;
         }
     }
-    let known = [api::PREPARE, api::ACCEPT, api::OBSERVE, api::INFO];
+    let known = [api::PREPARE, api::ACCEPT, api::ACCEPT_BATCH, api::OBSERVE, api::INFO];
     if !known.contains(&path) {
         return Err(ApiError::new(404, "NOT_FOUND", format!("no route {path}: see net/README.md for the API")));
     }
@@ -152,6 +152,11 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         (Method::POST, api::ACCEPT) => {
             let proposal: synodos::Proposal = read_json(state, req).await?;
             let answer = call(state, |tx| Command::Accept(proposal, tx)).await?;
+            reply_json(&answer)
+        }
+        (Method::POST, api::ACCEPT_BATCH) => {
+            let batch: synodos::Batch = read_json(state, req).await?;
+            let answer = call(state, |tx| Command::AcceptBatch(batch, tx)).await?;
             reply_json(&answer)
         }
         (Method::GET, api::OBSERVE) => observe(state, req.uri().query().unwrap_or("")).await,
