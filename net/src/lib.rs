@@ -14,6 +14,10 @@
 //!   runs on a background runtime of its own, so it works on any executor and under the
 //!   core's `*_blocking` methods.
 //!
+//! - [`serve_node`] runs a node on the same server (`synodos serve --peers`): the acceptor, a
+//!   leader that batches appends (other nodes forward to it), a learner that keeps the
+//!   chosen log on disk; [`NodeClient`] appends, proposes, reads and follows through any node.
+//!
 //! The wire format is the core's JSON ([`synodos::wire`]); the routes are listed in
 //! `net/README.md`.
 //!

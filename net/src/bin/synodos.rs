@@ -143,8 +143,8 @@ struct ServeArgs {
     /// The key of --peer-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "peer_cert")]
     peer_key: Option<PathBuf>,
-    /// Node: batches of appends the leader keeps in flight at once (above 1, the core's
-    /// leader re-runs phase 1 often under moderate load: see net/README.md).
+    /// Node: batches of appends the leader keeps in flight at once (see docs/BENCHMARKS.md,
+    /// "Node", for 1 against 4).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pipeline: u16,
     /// Node: appends in one batched accept at most.
@@ -279,7 +279,7 @@ fn node_options(args: &ServeArgs) -> Result<Option<NodeOptions>, Fatal> {
     let read = |p: &Path, what: &str| {
         std::fs::read(p).map_err(|e| Fatal::new(3, format!("cannot read the {what} {}: {e}", p.display())))
     };
-    let mut client = synodos_net::ClientOptions::new().timeout(Duration::from_secs(3)).cluster(args.cluster.clone());
+    let mut client = synodos_net::ClientOptions::new().timeout(Duration::from_secs(2)).cluster(args.cluster.clone());
     if let Some(ca) = &args.tls_ca {
         client = client.ca_pem(read(ca, "peer CA (--tls-ca)")?);
     }

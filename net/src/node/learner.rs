@@ -29,18 +29,31 @@ struct Tally {
     newest: Ballot,
 }
 
+/// After a majority answered, how long to wait for the others (a hung acceptor must not
+/// hold every poll for the whole call timeout).
+const GRACE: Duration = Duration::from_millis(50);
+
 /// Ask every peer (at once) what it accepted from `from` on.
 async fn tally(node: &Node, from: Slot) -> Tally {
+    use futures::StreamExt;
     let n = node.peers.len();
     let request = Request { id: 0, attempt: 0, slot: from };
-    let timeout = node.call_timeout;
     let request = &request;
-    let calls = node.peers.iter().map(|p| async move { tokio::time::timeout(timeout, p.observe(request)).await });
-    let answers = futures::future::join_all(calls).await;
+    let mut calls: futures::stream::FuturesUnordered<_> =
+        node.peers.iter().enumerate().map(|(i, p)| async move { (i, p.observe(request).await) }).collect();
+    let deadline = tokio::time::Instant::now() + node.call_timeout;
+    let mut answers = Vec::with_capacity(n);
+    let mut limit = deadline;
+    while let Ok(Some(answer)) = tokio::time::timeout_at(limit, calls.next()).await {
+        answers.push(answer);
+        if answers.len() == synodos::majority(n) {
+            limit = deadline.min(tokio::time::Instant::now() + GRACE);
+        }
+    }
     let mut learner = Learner::starting_at(n, from);
     let mut tally = Tally { chosen: BTreeMap::new(), at_first: None, newest: 0 };
-    for (i, answer) in answers.into_iter().enumerate() {
-        let Ok(Ok(proposals)) = answer else { continue };
+    for (i, answer) in answers {
+        let Ok(proposals) = answer else { continue };
         for p in &proposals {
             if p.id == 0 || p.slot < from {
                 continue; // trim markers; slots already learned

@@ -128,7 +128,7 @@ impl Metrics {
         if let Ok(mut map) = self.requests.lock() {
             *map.entry((route, status)).or_insert(0) += 1;
         }
-        if [crate::api::PREPARE, crate::api::ACCEPT, crate::api::ACCEPT_BATCH].contains(&route) {
+        if route == crate::api::PREPARE || route == crate::api::ACCEPT || route == crate::api::ACCEPT_BATCH {
             self.acceptor_seconds.observe_duration(elapsed);
         }
     }
@@ -149,7 +149,7 @@ impl Metrics {
             &mut out,
             "synodos_acceptor_request_seconds",
             "histogram",
-            "Time to answer a prepare or accept: the acceptor's queue, its write and its fsync.",
+            "Time to answer a prepare, accept or batched accept: the acceptor's queue, its write and its fsync.",
         );
         self.acceptor_seconds.write(&mut out, "synodos_acceptor_request_seconds", "");
         head(

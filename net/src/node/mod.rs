@@ -71,14 +71,13 @@ impl NodeOptions {
             peers: peers.into_iter().map(Into::into).collect(),
             // A forward waits for the leader's append: a leader that does not answer within this
             // is passed over (and this node appends itself).
-            client: ClientOptions::new().timeout(Duration::from_secs(3)),
+            client: ClientOptions::new().timeout(Duration::from_secs(2)),
             data: None,
             // Above the default 1 s: on a loaded machine a batch that times out is decided
             // again slot by slot, which loads it further.
-            // One batch in flight: with more, the core's leader loses its lease to its own
-            // flights under moderate load and runs phase 1 every few appends (measured: 8
-            // clients, pipeline 4: ~250 ballots a second; pipeline 1: one ballot, same
-            // throughput, a third of the p99).
+            // One batch in flight: before the core took the lead once per handle, more made
+            // the leader re-run phase 1 every few appends; measured since, 1 is as fast or
+            // faster here (docs/BENCHMARKS.md, "Node").
             proposer: ProposerConfig { call_timeout: Duration::from_secs(2), pipeline: 1, ..ProposerConfig::default() },
             repair_after: Duration::from_secs(1),
             poll_interval: Duration::from_millis(20),

@@ -77,16 +77,10 @@ impl AcceptorClient for Peer {
             m.batch_entries.observe(batch.entries.len() as f64);
         }
         match self.local() {
-            // In process: every entry queued at once, so the acceptor writes them together.
-            Some(_) => {
-                let answers =
-                    futures::future::join_all(batch.proposals().map(|p| async move { self.accept_one(&p).await }))
-                        .await;
-                let mut refused = 0;
-                for answer in answers {
-                    refused = refused.max(answer?.promised);
-                }
-                Ok(batch.answer(refused))
+            // In process: the whole batch in one command (one write, one fsync).
+            Some(state) => {
+                let b = batch.clone();
+                call(&state, |tx| Command::AcceptBatch(b, tx)).await.map_err(|e| self.failed(e))
             }
             // Whatever the HTTP client does with a batch (one request, or one per entry).
             None => self.acceptor.accept_batch(batch).await,
