@@ -54,18 +54,7 @@ impl Cluster {
 
     /// SIGTERM, then the exit code (20 s at most).
     fn terminate(&mut self) -> Option<i32> {
-        let child = self.child.as_mut()?;
-        let pid = rustix::process::Pid::from_raw(child.id() as i32)?;
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        common::terminate(&mut self.child, Duration::from_secs(20))
     }
 }
 

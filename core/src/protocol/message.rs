@@ -365,15 +365,18 @@ pub mod wire {
     }
 }
 
-mod base64_bytes {
+/// Bytes as base64 in JSON, for `#[serde(with = ...)]` on fields of other wire types.
+pub mod base64_bytes {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// The bytes as a base64 string.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&STANDARD.encode(bytes))
     }
 
+    /// The bytes of a base64 string (an error names bad base64).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         STANDARD

@@ -24,7 +24,7 @@ pub const LEADER_HEADER: &str = "synodos-leader";
 #[serde(deny_unknown_fields)]
 pub struct ValueBody {
     /// The value (standard base64 with padding on the wire).
-    #[serde(with = "b64")]
+    #[serde(with = "synodos::message::base64_bytes")]
     pub value: Vec<u8>,
 }
 
@@ -35,7 +35,7 @@ pub struct EntryBody {
     /// The log position.
     pub slot: Slot,
     /// The chosen value (standard base64 with padding on the wire).
-    #[serde(with = "b64")]
+    #[serde(with = "synodos::message::base64_bytes")]
     pub value: Vec<u8>,
 }
 
@@ -59,23 +59,6 @@ pub(crate) fn entry_line(out: &mut Vec<u8>, slot: Slot, value: &[u8]) {
     out.extend_from_slice(b",\"value\":\"");
     out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(value).as_bytes());
     out.extend_from_slice(b"\"}\n");
-}
-
-mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("value is not valid base64: {e}")))
-    }
 }
 
 #[cfg(test)]

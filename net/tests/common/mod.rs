@@ -81,19 +81,24 @@ impl ServeProcess {
 
     /// SIGTERM, then wait for the exit code (10 s at most).
     pub fn terminate(&mut self) -> Option<i32> {
-        let child = self.child.as_mut()?;
-        let pid = rustix::process::Pid::from_raw(child.id() as i32)?;
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        terminate(&mut self.child, Duration::from_secs(10))
     }
+}
+
+/// SIGTERM to `child` (taken once it exits), then its exit code, waiting `within` at most.
+pub fn terminate(child: &mut Option<Child>, within: Duration) -> Option<i32> {
+    let running = child.as_mut()?;
+    let pid = rustix::process::Pid::from_raw(running.id() as i32)?;
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = running.try_wait() {
+            *child = None;
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 impl Drop for ServeProcess {
