@@ -12,8 +12,8 @@ use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use synodos::{
-    Acceptor, AcceptorAnswer, AcceptorCall, AcceptorCore, Batch, Error, Log, MemoryLog, Promise, Proposal, Request,
-    Result, Slot,
+    Acceptor, AcceptorAnswer, AcceptorCall, Batch, Error, InProcessAcceptor, Log, MemoryLog, Promise, Proposal,
+    Request, Result, Slot,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,17 +32,94 @@ const MAX_BATCH: usize = 1024;
 /// # drop(acceptor);
 /// ```
 pub struct ServedAcceptor<P: Log = MemoryLog, A: Log = MemoryLog> {
-    acceptor: Acceptor<P, A>,
+    engine: Engine<P, A>,
     /// Run on the connections' threads, under a lock, instead of a thread of its own.
     inline: bool,
 }
 
+/// Where the acceptor's state lives.
+enum Engine<P: Log, A: Log> {
+    /// Owned by the server.
+    Owned(Acceptor<P, A>),
+    /// Shared with the process that serves it (a binding's `Acceptor`, also called in
+    /// process): each group is one call on the shared acceptor.
+    Shared(InProcessAcceptor<P, A>),
+}
+
+/// What the server publishes of an acceptor after each group.
+#[derive(Debug, Default, Clone)]
+struct Snapshot {
+    promised: u64,
+    frontier: u64,
+    trimmed: u64,
+    failure: Option<String>,
+}
+
+fn snapshot<P: Log, A: Log>(a: &Acceptor<P, A>) -> Snapshot {
+    let core = a.core();
+    Snapshot {
+        promised: core.promised(),
+        frontier: core.frontier(),
+        trimmed: core.trimmed_below(),
+        failure: a.is_closed().then(|| a.failure().unwrap_or("closed").to_string()),
+    }
+}
+
+impl<P: Log + Send + 'static, A: Log + Send + 'static> Engine<P, A> {
+    /// Decide and write `calls` as one group; the answers, in order, and the state after.
+    fn handle_group(&mut self, calls: Vec<AcceptorCall>) -> (Vec<AcceptorCall>, Vec<Result<AcceptorAnswer>>, Snapshot) {
+        match self {
+            Engine::Owned(a) => {
+                let answers = a.handle_group(&calls);
+                (calls, answers, snapshot(a))
+            }
+            Engine::Shared(a) => {
+                let n = calls.len();
+                let (tx, rx) = std_mpsc::channel();
+                // The calls go in and come back (the observers are told of what was accepted).
+                let result = a.with_blocking(move |a| {
+                    let answers = a.handle_group(&calls);
+                    let _ = tx.send(calls);
+                    Ok((answers, snapshot(a)))
+                });
+                let calls = rx.try_recv().unwrap_or_default();
+                match result {
+                    Ok((answers, snap)) => (calls, answers, snap),
+                    // The shared acceptor is unreachable (its thread stopped): every call fails.
+                    Err(e) => {
+                        let failure = Some(e.to_string());
+                        (calls, (0..n).map(|_| Err(e.clone())).collect(), Snapshot { failure, ..Snapshot::default() })
+                    }
+                }
+            }
+        }
+    }
+
+    fn accepted_from(&mut self, from: Slot) -> Result<Vec<Proposal>> {
+        let request = Request { slot: from, ..Request::default() };
+        match self {
+            Engine::Owned(a) => a.accepted_from(&request),
+            Engine::Shared(a) => a.with_blocking(move |a| a.accepted_from(&request)),
+        }
+    }
+
+    fn snapshot(&mut self) -> Snapshot {
+        match self {
+            Engine::Owned(a) => snapshot(a),
+            Engine::Shared(a) => a
+                .with_blocking(|a| Ok(snapshot(a)))
+                .unwrap_or_else(|e| Snapshot { failure: Some(e.to_string()), ..Snapshot::default() }),
+        }
+    }
+}
+
 impl<P: Log, A: Log> std::fmt::Debug for ServedAcceptor<P, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServedAcceptor")
-            .field("promised", &self.core().promised())
-            .field("frontier", &self.core().frontier())
-            .finish()
+        let mut d = f.debug_struct("ServedAcceptor");
+        if let Engine::Owned(a) = &self.engine {
+            d.field("promised", &a.core().promised()).field("frontier", &a.core().frontier());
+        }
+        d.field("shared", &matches!(self.engine, Engine::Shared(_))).finish()
     }
 }
 
@@ -50,7 +127,7 @@ impl ServedAcceptor {
     /// An acceptor over two fresh [`MemoryLog`]s (tests, benchmarks: nothing survives a
     /// restart), run [`inline`](ServedAcceptor::inline).
     pub fn in_memory() -> Self {
-        ServedAcceptor { acceptor: Acceptor::in_memory(), inline: true }
+        ServedAcceptor { engine: Engine::Owned(Acceptor::in_memory()), inline: true }
     }
 }
 
@@ -68,7 +145,24 @@ impl ServedAcceptor<synodos::FileLog, synodos::FileLog> {
 impl<P: Log, A: Log> ServedAcceptor<P, A> {
     /// An acceptor over these logs, recovering what they hold.
     pub fn new(promise_log: P, accept_log: A) -> Result<Self> {
-        Ok(ServedAcceptor { acceptor: Acceptor::new(promise_log, accept_log)?, inline: false })
+        Ok(ServedAcceptor { engine: Engine::Owned(Acceptor::new(promise_log, accept_log)?), inline: false })
+    }
+
+    /// Serve an acceptor that this process also calls in process (a binding's `Acceptor`,
+    /// handed to local proposers too). Requests are still taken in groups, and each group is
+    /// one call on the shared acceptor (one write per log when its logs fsync). Observe
+    /// streams see what arrives over the network; accepts made in process show up on the
+    /// next `observe` from a slot, not on a following stream.
+    ///
+    /// ```
+    /// use synodos::{Acceptor, InProcessAcceptor};
+    /// use synodos_net::{serve, ServeOptions, ServedAcceptor};
+    /// let shared = InProcessAcceptor::new(Acceptor::in_memory(), false).unwrap();
+    /// let server = serve(ServedAcceptor::shared(shared.clone()), "127.0.0.1:0", ServeOptions::new(1, "demo")).unwrap();
+    /// server.shutdown();
+    /// ```
+    pub fn shared(acceptor: InProcessAcceptor<P, A>) -> Self {
+        ServedAcceptor { engine: Engine::Shared(acceptor), inline: false }
     }
 
     /// Run the acceptor on the server's connection threads, one request at a time under a
@@ -81,9 +175,13 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
         self
     }
 
-    /// The sans-IO state inside.
-    pub fn core(&self) -> &AcceptorCore {
-        self.acceptor.core()
+    /// The sans-IO state inside (`None` for a [`shared`](ServedAcceptor::shared) acceptor,
+    /// whose state is behind its own lock or thread).
+    pub fn core(&self) -> Option<&synodos::AcceptorCore> {
+        match &self.engine {
+            Engine::Owned(a) => Some(a.core()),
+            Engine::Shared(_) => None,
+        }
     }
 }
 
@@ -154,7 +252,7 @@ trait Inline: Send + Sync {
     fn run(&self, command: Command);
 }
 
-impl<P: Log + Send, A: Log + Send> Inline for Mutex<Worker<P, A>> {
+impl<P: Log + Send + 'static, A: Log + Send + 'static> Inline for Mutex<Worker<P, A>> {
     fn run(&self, command: Command) {
         // A panic in a log poisons the lock: the command is dropped, so its caller gets no
         // answer and reports the acceptor as stopped.
@@ -220,8 +318,10 @@ where
 {
     let status = Arc::new(Status::default());
     let inline = acceptor.inline;
+    let mut acceptor = acceptor;
+    let last = acceptor.engine.snapshot();
     let mut worker =
-        Worker { acceptor, observers: Vec::new(), observe_queue: observe_queue.max(1), status: status.clone() };
+        Worker { acceptor, observers: Vec::new(), observe_queue: observe_queue.max(1), status: status.clone(), last };
     worker.publish();
     if inline {
         let route = Route::Inline(Arc::new(Mutex::new(worker)));
@@ -237,6 +337,8 @@ struct Worker<P: Log, A: Log> {
     observers: Vec<Observer>,
     observe_queue: usize,
     status: Arc<Status>,
+    /// The acceptor's state after the last group.
+    last: Snapshot,
 }
 
 /// Where the answer to one call of a group goes.
@@ -260,7 +362,7 @@ impl Reply {
     }
 }
 
-impl<P: Log, A: Log> Worker<P, A> {
+impl<P: Log + Send + 'static, A: Log + Send + 'static> Worker<P, A> {
     fn run(mut self, rx: std_mpsc::Receiver<Command>) {
         let mut commands = Vec::with_capacity(64);
         while let Ok(first) = rx.recv() {
@@ -308,24 +410,27 @@ impl<P: Log, A: Log> Worker<P, A> {
         // Decided in order, written with one barrier per log; every answer, granted or not,
         // leaves only after the writes (a failed write fails every call that waited for it,
         // and closes the acceptor for good).
-        let was_closed = self.acceptor.acceptor.is_closed();
-        let answers = self.acceptor.acceptor.handle_group(&calls);
-        if !was_closed && self.acceptor.acceptor.is_closed() {
-            tracing::error!(
-                "storage failure, the acceptor is closed for good: {}",
-                self.acceptor.acceptor.failure().unwrap_or_default()
-            );
+        let was_closed = self.status.failed.load(Ordering::Relaxed);
+        let (calls, answers, snap) = self.acceptor.engine.handle_group(calls);
+        if let (false, Some(failure)) = (was_closed, &snap.failure) {
+            tracing::error!("storage failure, the acceptor is closed for good: {failure}");
             self.status.failed.store(true, Ordering::Relaxed);
         }
-        for ((call, reply), answer) in calls.into_iter().zip(replies).zip(answers) {
+        let closed = snap.failure.is_some();
+        self.last = snap;
+        // Every reply gets its answer, even if a shared acceptor kept the calls (its thread
+        // stopped before it ran them): then the answers are errors and no one is notified.
+        let mut calls = calls.into_iter();
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let call = calls.next();
             if !self.observers.is_empty() && matches!(&answer, Ok(AcceptorAnswer::Proposal(p)) if p.is_accepted()) {
                 match call {
-                    AcceptorCall::Accept(mut p) => {
+                    Some(AcceptorCall::Accept(mut p)) => {
                         p.promised = 0;
                         self.notify(p)
                     }
-                    AcceptorCall::AcceptBatch(b) => b.proposals().for_each(|p| self.notify(p)),
-                    AcceptorCall::Prepare(_) => {}
+                    Some(AcceptorCall::AcceptBatch(b)) => b.proposals().for_each(|p| self.notify(p)),
+                    Some(AcceptorCall::Prepare(_)) | None => {}
                 }
             }
             reply.send(answer);
@@ -338,7 +443,7 @@ impl<P: Log, A: Log> Worker<P, A> {
                 observer.end(EndReason::Draining);
             }
         }
-        if self.acceptor.acceptor.is_closed() {
+        if closed {
             for observer in self.observers.drain(..) {
                 observer.end(EndReason::Closed);
             }
@@ -365,7 +470,7 @@ impl<P: Log, A: Log> Worker<P, A> {
     }
 
     fn subscribe(&mut self, from: Slot, follow: bool) -> Result<Subscription> {
-        let backlog = self.acceptor.acceptor.accepted_from(&Request { slot: from, ..Request::default() })?;
+        let backlog = self.acceptor.engine.accepted_from(from)?;
         let live = follow.then(|| {
             let (tx, rx) = mpsc::channel(self.observe_queue);
             let reason = Arc::new(Mutex::new(None));
@@ -378,10 +483,12 @@ impl<P: Log, A: Log> Worker<P, A> {
     fn publish(&mut self) {
         // Readers that went away leave closed senders behind; drop them here too.
         self.observers.retain(|o| !o.tx.is_closed());
-        let core = self.acceptor.core();
         let s = &self.status;
-        s.promised.store(core.promised(), Ordering::Relaxed);
-        s.frontier.store(core.frontier(), Ordering::Relaxed);
-        s.trimmed.store(core.trimmed_below(), Ordering::Relaxed);
+        s.promised.store(self.last.promised, Ordering::Relaxed);
+        s.frontier.store(self.last.frontier, Ordering::Relaxed);
+        s.trimmed.store(self.last.trimmed, Ordering::Relaxed);
+        if self.last.failure.is_some() {
+            s.failed.store(true, Ordering::Relaxed);
+        }
     }
 }
