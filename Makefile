@@ -11,10 +11,12 @@ include mk/python.mk
 include mk/js.mk
 include mk/c.mk
 include mk/net.mk
+include mk/demo.mk
 
 .PHONY: help test demo lint bench
 help:
-	@echo "make demo   - run the main example (three acceptors, two competing proposers, a log)"
+	@echo "make demo   - a cluster of a Python, a Node and a C acceptor; writers in all three; kill -9 and restart"
+	@echo "make demo-rust - the Rust example in one process (three acceptors, two competing proposers, a log)"
 	@echo "make test   - every test suite: Rust, Python, JS (Node + Chromium), C (ASan + valgrind), network"
 	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
 	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net|bench-node - one benchmark"
@@ -22,7 +24,6 @@ help:
 test: lint test-rust test-python test-js test-c test-net
 	@echo "make test: all suites passed"
 
-demo: demo-rust
 
 # Every benchmark (minutes, not part of `make test`); numbers in docs/BENCHMARKS.md.
 bench: bench-rust bench-filelog bench-python bench-js bench-c bench-net bench-node

@@ -10,7 +10,7 @@ setup-python:
 build-python: setup-python setup-rust
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --profile dist --features file-log -q
 
-test-python: build-python
+test-python: build-python build-net
 	$(VPY) -m pytest tests/python -q
 	$(VPY) -m mypy --strict tests/python bindings/python/examples
 

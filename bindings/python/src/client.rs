@@ -25,6 +25,8 @@ use crate::{exec, pool, pycall};
 pub enum Client {
     /// An in-process acceptor.
     Local(SharedAcceptor),
+    /// An acceptor over HTTP (`synodos.HttpAcceptor`), called in Rust without the GIL.
+    Http(synodos_net::HttpAcceptor),
     /// A Python object, called on a worker thread.
     Py(Arc<PyClient>),
     /// A Python object that never blocks, called on the proposer's thread
@@ -103,6 +105,9 @@ impl Client {
     pub fn from_py(obj: &Bound<'_, PyAny>, inline: bool) -> PyResult<Client> {
         if let Ok(a) = obj.cast::<PyAcceptor>() {
             return Ok(Client::Local(a.get().0.clone()));
+        }
+        if let Ok(a) = obj.cast::<crate::net::PyHttpAcceptor>() {
+            return Ok(Client::Http(a.get().0.clone()));
         }
         for method in ["prepare", "accept"] {
             if !obj.hasattr(method)? {
@@ -371,6 +376,7 @@ impl AcceptorClient for Client {
     async fn prepare(&self, request: &Request) -> Result<Promise> {
         match self {
             Client::Local(a) => a.prepare(request).await,
+            Client::Http(a) => a.prepare(request).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "prepare", PyRequest(request.clone()), to_promise)).await,
@@ -385,6 +391,7 @@ impl AcceptorClient for Client {
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
         match self {
             Client::Local(a) => a.accept(proposal).await,
+            Client::Http(a) => a.accept(proposal).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "accept", PyProposal(proposal.clone()), to_proposal)).await,
@@ -400,6 +407,7 @@ impl AcceptorClient for Client {
         match self {
             // One write for the whole batch.
             Client::Local(a) => a.accept_batch(batch).await,
+            Client::Http(a) => a.accept_batch(batch).await,
             // A Python acceptor takes single accepts.
             _ => synodos::driver::client::accept_each(self, batch).await,
         }
@@ -408,6 +416,7 @@ impl AcceptorClient for Client {
     async fn observe(&self, request: &Request) -> Result<Vec<Proposal>> {
         match self {
             Client::Local(a) => a.observe(request).await,
+            Client::Http(a) => a.observe(request).await,
             // Boxed: the call's state is large, and in place it would make every fan-out
             // (and so every driver future, with local clients too) that much larger to move.
             Client::Py(obj) => Box::pin(call_py(obj, "observe", PyRequest(request.clone()), to_proposals)).await,

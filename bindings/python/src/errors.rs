@@ -280,6 +280,14 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
     };
     let value = exc.value(py);
     let _ = value.setattr("code", error.code());
+    // An HTTP acceptor's or node's refusal: the status and what the server said.
+    // (Status 0 and no server code: no HTTP answer came, or the client is not HTTP.)
+    if let Error::Transport { cause, .. } = &error {
+        let api = cause.as_ref().and_then(|c| (**c).downcast_ref::<synodos_net::ApiError>());
+        let _ = value.setattr("status", api.map_or(0, |a| a.status));
+        let _ = value.setattr("server_code", api.map(|a| a.code.as_str()));
+        let _ = value.setattr("server_message", api.map(|a| a.message.as_str()));
+    }
     if let Error::NoQuorum { failures, .. } = &error {
         let items: Vec<Bound<'_, PyTuple>> = failures
             .0

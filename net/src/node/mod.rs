@@ -28,7 +28,7 @@ use std::time::Duration;
 use synodos::{CounterIdGenerator, Log, Proposer, ProposerConfig, ReplicatedLog, TokioSleeper};
 use tokio::sync::{watch, Notify};
 
-pub use client::NodeClient;
+pub use client::{FollowStream, NodeClient};
 
 use self::http::Http;
 use self::leader::Leadership;

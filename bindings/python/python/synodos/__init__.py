@@ -29,12 +29,15 @@ from ._synodos import (
     ConformanceError,
     CounterIdGenerator,
     Entry,
+    HttpAcceptor,
     IdExhaustedError,
     InvalidArgumentError,
     InvalidMessageError,
     LogReader,
     ManualClock,
     MemoryLog,
+    NodeClient,
+    NodeFollow,
     NoQuorumError,
     Promise,
     Proposal,
@@ -43,6 +46,7 @@ from ._synodos import (
     RejectedError,
     ReplicatedLog,
     Request,
+    Server,
     ServerIdGenerator,
     StorageError,
     SynodosError,
@@ -51,6 +55,7 @@ from ._synodos import (
     TrimmedError,
     __version__,
     run_log_conformance,
+    serve,
 )
 
 try:  # present when the extension was built with the durable file log
@@ -107,6 +112,7 @@ __all__ = [
     "ConformanceError",
     "CounterIdGenerator",
     "Entry",
+    "HttpAcceptor",
     "IdExhaustedError",
     "InvalidArgumentError",
     "InvalidMessageError",
@@ -114,6 +120,8 @@ __all__ = [
     "LogReader",
     "ManualClock",
     "MemoryLog",
+    "NodeClient",
+    "NodeFollow",
     "NoQuorumError",
     "Promise",
     "Proposal",
@@ -121,6 +129,7 @@ __all__ = [
     "RejectedError",
     "ReplicatedLog",
     "Request",
+    "Server",
     "ServerIdGenerator",
     "StorageError",
     "SynodosError",
@@ -128,6 +137,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "run_log_conformance",
+    "serve",
 ]
 if "FileLog" in globals():
     __all__.append("FileLog")

@@ -26,9 +26,9 @@ import threading
 from typing import Any, AsyncIterator, Awaitable, Iterable, List, Optional, Protocol, Union
 
 from . import _synodos
-from ._synodos import Acceptor, CounterIdGenerator, Entry, Promise, Proposal, Request, ServerIdGenerator
+from ._synodos import Acceptor, CounterIdGenerator, Entry, HttpAcceptor, Promise, Proposal, Request, ServerIdGenerator
 
-__all__ = ["AsyncAcceptorClient", "Proposer", "ReplicatedLog"]
+__all__ = ["AsyncAcceptorClient", "NodeClient", "Proposer", "ReplicatedLog"]
 
 
 class AsyncAcceptorClient(Protocol):
@@ -91,7 +91,7 @@ class _Bound:
         self._lock = threading.Lock()
 
     def clients(self, loop: asyncio.AbstractEventLoop) -> List[Any]:
-        return [a if isinstance(a, Acceptor) else _OnLoop(a, loop) for a in self._acceptors]
+        return [a if isinstance(a, (Acceptor, HttpAcceptor)) else _OnLoop(a, loop) for a in self._acceptors]
 
     def get(self, kind: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -165,3 +165,57 @@ class ReplicatedLog:
             for entry in batch:
                 slot = entry.slot + 1
                 yield entry
+
+
+class NodeClient:
+    """``synodos.NodeClient`` for asyncio: the same calls, awaited.
+
+    Each call runs the blocking client on an executor thread (the GIL is released while it
+    waits on the network); ``follow`` is an async iterator.
+    """
+
+    def __init__(self, peers: Union[str, Iterable[str]], **options: Any) -> None:
+        self._sync = _synodos.NodeClient(peers if isinstance(peers, str) else list(peers), **options)
+
+    @property
+    def peers(self) -> List[str]:
+        return self._sync.peers
+
+    async def _run(self, method: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, method, *args)
+
+    async def append(self, value: bytes) -> Entry:
+        """Append ``value``; the entry once chosen."""
+        entry: Entry = await self._run(self._sync.append, value)
+        return entry
+
+    async def propose(self, value: bytes) -> bytes:
+        """Decide the single decree; the value chosen."""
+        chosen: bytes = await self._run(self._sync.propose, value)
+        return chosen
+
+    async def read(self, start: int = 0, max: int = 1000) -> List[Entry]:
+        """Up to ``max`` chosen entries from ``start`` on."""
+        entries: List[Entry] = await self._run(self._sync.read, start, max)
+        return entries
+
+    async def info(self) -> List[dict[str, Any]]:
+        """Each node's ``/v1/info`` (or the error reaching it)."""
+        info: List[dict[str, Any]] = await self._run(self._sync.info)
+        return info
+
+    async def follow(self, start: int = 0) -> AsyncIterator[Entry]:
+        """The chosen entries from ``start`` on, then each new one (never ends by itself)."""
+        stream = self._sync.follow(start)
+        try:
+            while True:
+                entry = await self._run(_next_or_none, stream)
+                if entry is None:
+                    return
+                yield entry
+        finally:
+            stream.close()
+
+
+def _next_or_none(stream: Any) -> Optional[Entry]:
+    return next(stream, None)
