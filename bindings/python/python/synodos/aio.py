@@ -113,7 +113,7 @@ class Proposer:
     """``synodos.Proposer`` for asyncio: clients are ``AsyncAcceptorClient``s or
     ``synodos.Acceptor``s; the options are the same."""
 
-    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor]], ids: Ids, **options: Any) -> None:
+    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor, HttpAcceptor]], ids: Ids, **options: Any) -> None:
         self._bound = _Bound(acceptors, ids, options)
         # Validate the arguments now, as the sync class does.
         _synodos.Proposer([Acceptor()], self._bound._ids, **options)
@@ -132,7 +132,7 @@ class Proposer:
 class ReplicatedLog:
     """``synodos.ReplicatedLog`` for asyncio."""
 
-    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor]], ids: Ids, **options: Any) -> None:
+    def __init__(self, acceptors: Iterable[Union[AsyncAcceptorClient, Acceptor, HttpAcceptor]], ids: Ids, **options: Any) -> None:
         self._bound = _Bound(acceptors, ids, options)
         _synodos.ReplicatedLog([Acceptor()], self._bound._ids, **options)
 
