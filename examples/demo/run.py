@@ -93,6 +93,8 @@ def main() -> int:
     p.add_argument("--c-acceptor", required=True, help="the C acceptor program")
     p.add_argument("--c-writer", required=True, help="the C writer program")
     p.add_argument("--count", type=int, default=20, help="values per writer")
+    p.add_argument("--interval-ms", type=int, default=30,
+                   help="each writer's pause between appends: the kill and the restart land mid-stream")
     p.add_argument("--kill", default="node", choices=["python", "node", "c"], help="the acceptor to kill -9")
     args = p.parse_args()
 
@@ -136,7 +138,7 @@ def main() -> int:
 
             # 2. Three writers at once; one acceptor killed -9 and restarted meanwhile.
             writer_common = ["--peers", peers, "--token-file", str(token_file), "--cluster", CLUSTER,
-                             "--count", str(args.count)]
+                             "--count", str(args.count), "--interval-ms", str(args.interval_ms)]
             writers = {
                 "python": Child("python writer", [args.python, str(HERE / "writer.py"), *writer_common,
                                                   "--tag", "python", "--id", "11"]),

@@ -1,13 +1,14 @@
 """The demo's Python writer: appends COUNT values tagged TAG through a ReplicatedLog over
 three HttpAcceptors, printing `slot <n> <value>` for each acknowledged append.
 
-    python writer.py --peers URL,URL,URL --token-file F --cluster C --count 20 --tag python
+    python writer.py --peers URL,URL,URL --token-file F --cluster C --count 20 --tag python --id 11
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import synodos
 
@@ -20,6 +21,7 @@ def main() -> int:
     p.add_argument("--count", type=int, default=20)
     p.add_argument("--tag", default="python")
     p.add_argument("--id", type=int, default=1, help="this proposer's node id (distinct per writer)")
+    p.add_argument("--interval-ms", type=int, default=0, help="pause between appends (the demo paces its writers)")
     args = p.parse_args()
     token = open(args.token_file, encoding="utf-8").read().split()[0]
     acceptors = [synodos.HttpAcceptor(u, token=token, cluster=args.cluster) for u in args.peers.split(",")]
@@ -32,6 +34,8 @@ def main() -> int:
             print(f"writer {args.tag}: append {value} failed: {e}", file=sys.stderr)
             return 1
         print(f"slot {entry.slot} {value}", flush=True)
+        if args.interval_ms:
+            time.sleep(args.interval_ms / 1000)
     return 0
 
 
