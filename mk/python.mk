@@ -3,7 +3,7 @@
 VENV := .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: setup-python build-python test-python bench-python bench-log-python
+.PHONY: setup-python build-python test-python test-wheels bench-python bench-log-python
 setup-python:
 	@bash scripts/setup-python.sh
 
@@ -12,7 +12,8 @@ build-python: setup-python setup-rust
 
 test-python: build-python build-net
 	$(VPY) -m pytest tests/python -q
-	$(VPY) -m mypy --strict tests/python bindings/python/examples
+	bash scripts/wheel-smoke.sh
+	$(VPY) -m mypy --strict tests/python bindings/python/examples examples/demo
 
 # Decisions per second: local acceptors, Python clients, Rust, composable-paxos (PyPI).
 bench-python: build-python
@@ -21,3 +22,7 @@ bench-python: build-python
 
 bench-log-python: build-python
 	$(VPY) bindings/python/bench/log_writers.py $(BENCH_LOG_SECONDS)
+
+# The abi3 wheel, installed and smoke-tested on CPython 3.9, 3.11, 3.12 and 3.13 (part of test-python).
+test-wheels: build-python
+	bash scripts/wheel-smoke.sh
