@@ -21,7 +21,7 @@ help:
 	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
 	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net|bench-node - one benchmark"
 
-test: lint test-rust test-python test-js test-c test-net
+test: lint test-rust test-python test-js test-c test-net test-demo
 	@echo "make test: all suites passed"
 
 

@@ -36,8 +36,8 @@ CLUSTER = "demo"
 class Child:
     """A child process, stopped by its pid; its stdout lines are collected by a thread."""
 
-    def __init__(self, name: str, args: List[str]) -> None:
-        self.name, self.args = name, args
+    def __init__(self, name: str, args: List[str], ready: str = "READY ") -> None:
+        self.name, self.args, self.ready_prefix = name, args, ready
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         self.lines: List[str] = []
@@ -51,7 +51,7 @@ class Child:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
-            if line.startswith("READY "):
+            if line.startswith(self.ready_prefix):
                 self.ready.set()
 
     def _read_err(self) -> None:
@@ -65,7 +65,7 @@ class Child:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"{self.name} did not start: {' | '.join(self.err[-5:]) or 'no output'}")
-        return next(l for l in self.lines if l.startswith("READY ")).split()[1]
+        return next(l for l in self.lines if l.startswith(self.ready_prefix)).split()[-1]
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc.poll() is None:
@@ -92,10 +92,12 @@ def main() -> int:
     p.add_argument("--node", default="node")
     p.add_argument("--c-acceptor", required=True, help="the C acceptor program")
     p.add_argument("--c-writer", required=True, help="the C writer program")
+    p.add_argument("--rust-acceptor", help="`synodos` (the Rust binary): add its `serve` as a fourth acceptor")
+    p.add_argument("--rust-writer", help="the Rust demo writer (net/examples/demo_writer.rs): a fourth writer")
     p.add_argument("--count", type=int, default=20, help="values per writer")
     p.add_argument("--interval-ms", type=int, default=30,
                    help="each writer's pause between appends: the kill and the restart land mid-stream")
-    p.add_argument("--kill", default="node", choices=["python", "node", "c"], help="the acceptor to kill -9")
+    p.add_argument("--kill", default="node", choices=["python", "node", "c", "rust"], help="the acceptor to kill -9")
     args = p.parse_args()
 
     started = time.monotonic()
@@ -107,8 +109,9 @@ def main() -> int:
         token = secrets.token_hex(32)
         token_file = root / "token"
         token_file.write_text(token + "\n")
-        ports = {lang: free_port() for lang in ("python", "node", "c")}
-        ids = {"python": 1, "node": 2, "c": 3}
+        langs = ["python", "node", "c"] + (["rust"] if args.rust_acceptor else [])
+        ports = {lang: free_port() for lang in langs}
+        ids = {lang: i + 1 for i, lang in enumerate(langs)}
 
         def acceptor_args(lang: str) -> List[str]:
             d, port, i = str(root / f"acceptor-{lang}"), str(ports[lang]), str(ids[lang])
@@ -117,17 +120,24 @@ def main() -> int:
                 return [args.python, "-m", "synodos", "serve", "--dir", d, "--listen", f"127.0.0.1:{port}", *common]
             if lang == "node":
                 return [args.node, str(HERE / "acceptor.mjs"), "--dir", d, "--port", port, *common]
+            if lang == "rust":
+                return [args.rust_acceptor, "serve", "--data", d, "--listen", f"127.0.0.1:{port}", "--log-level", "warn",
+                        *common]
             return [args.c_acceptor, "--dir", d, "--port", port, *common]
 
         acceptors: Dict[str, Child] = {}
         try:
-            for lang in ("python", "node", "c"):
-                acceptors[lang] = Child(f"{lang} acceptor", acceptor_args(lang))
-                children.append(acceptors[lang])
+            def start_acceptor(lang: str) -> Child:
+                child = Child(f"{lang} acceptor", acceptor_args(lang), "synodos: serving" if lang == "rust" else "READY ")
+                children.append(child)
+                return child
+
+            for lang in langs:
+                acceptors[lang] = start_acceptor(lang)
             urls = {lang: acceptors[lang].wait_ready() for lang in acceptors}
             for lang, url in urls.items():
                 print(f"acceptor {ids[lang]} ({lang:6}) {url}")
-            peers = ",".join(urls[lang] for lang in ("python", "node", "c"))
+            peers = ",".join(urls[lang] for lang in langs)
 
             def clients() -> List[synodos.HttpAcceptor]:
                 return [synodos.HttpAcceptor(u, token=token, cluster=CLUSTER, timeout=2.0) for u in urls.values()]
@@ -146,6 +156,8 @@ def main() -> int:
                                               "--tag", "node", "--id", "12"]),
                 "c": Child("c writer", [args.c_writer, *writer_common, "--tag", "c", "--id", "13"]),
             }
+            if args.rust_writer:
+                writers["rust"] = Child("rust writer", [args.rust_writer, *writer_common, "--tag", "rust", "--id", "16"])
             children.extend(writers.values())
 
             def acked() -> int:
@@ -158,14 +170,13 @@ def main() -> int:
                         return
                     time.sleep(0.02)  # polling the writers' output, not waiting for an event
 
-            total = 3 * args.count
+            total = len(writers) * args.count
             wait_acked(total // 6)
             victim = acceptors[args.kill]
             victim.kill(signal.SIGKILL)
             print(f"killed the {args.kill} acceptor (kill -9) after {acked()} appends")
             wait_acked(total // 2)
-            acceptors[args.kill] = Child(f"{args.kill} acceptor", acceptor_args(args.kill))
-            children.append(acceptors[args.kill])
+            acceptors[args.kill] = start_acceptor(args.kill)
             acceptors[args.kill].wait_ready()
             print(f"restarted the {args.kill} acceptor after {acked()} appends")
 
@@ -182,16 +193,17 @@ def main() -> int:
                 w.reader.join(10)
 
             # 3. The restarted acceptor catches up: each slot it misses is proposed again
-            # through it and one other acceptor (both must accept: that pair meets every
-            # majority of the three, so the value it learns is the chosen one).
+            # through it and one other acceptor: a proposer over two needs both, and two meet
+            # every majority of three or four acceptors, so the value it learns is the chosen one.
             log = synodos.ReplicatedLog(clients(), ids=14)
             entries = log.read(0, 10_000)
             restarted = synodos.HttpAcceptor(urls[args.kill], token=token, cluster=CLUSTER, timeout=2.0)
-            other = synodos.HttpAcceptor(urls["python" if args.kill != "python" else "c"], token=token,
-                                         cluster=CLUSTER, timeout=2.0)
+            assert 2 + len(langs) // 2 + 1 > len(langs), "a pair must meet every majority"
+            others = [synodos.HttpAcceptor(urls[lang], token=token, cluster=CLUSTER, timeout=2.0)
+                      for lang in langs if lang != args.kill][:1]
             held = {pr.slot for pr in restarted.observe(synodos.Request(id=0, attempt=0, slot=0))}
             missing = [e for e in entries if e.slot not in held]
-            repair = synodos.Proposer([restarted, other], ids=15)
+            repair = synodos.Proposer([restarted, *others], ids=15)
             for e in missing:
                 if repair.propose_at(e.slot, e.value) != e.value:
                     failed.append(f"slot {e.slot}: catch-up learned another value than the log's")
@@ -220,7 +232,7 @@ def main() -> int:
             ok = not failed and lost == 0 and wrong == 0 and duplicated == 0 and all(
                 n == args.count for n in per_lang.values()) and caught_up == len(entries)
             print(
-                f"demo: {'ok' if ok else 'FAILED'}: acceptors python, node, c; "
+                f"demo: {'ok' if ok else 'FAILED'}: acceptors {', '.join(langs)}; "
                 f"{sum(per_lang.values())} appends acknowledged ({', '.join(f'{k} {v}' for k, v in per_lang.items())}), "
                 f"{lost} lost, {wrong} at another slot, {duplicated} duplicated; "
                 f"the {args.kill} acceptor killed -9 and restarted, caught up {caught_up}/{len(entries)} slots "
