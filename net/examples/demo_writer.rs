@@ -48,9 +48,8 @@ fn run(args: Args) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let config = ProposerConfig { max_attempts: 60, ..ProposerConfig::default() };
-    let proposer =
-        Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(args.id)), StdSleeper, config)
-            .map_err(|e| e.to_string())?;
+    let proposer = Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(args.id)), StdSleeper, config)
+        .map_err(|e| e.to_string())?;
     let log = ReplicatedLog::new(proposer);
     for i in 0..args.count {
         let value = format!("{}-{i}", args.tag);

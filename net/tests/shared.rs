@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use synodos::{
-    Acceptor, AcceptorClient, CounterIdGenerator, FileLog, InProcessAcceptor, Proposal, Proposer, ReplicatedLog, Request,
-    StdSleeper,
+    Acceptor, AcceptorClient, CounterIdGenerator, FileLog, InProcessAcceptor, Proposal, Proposer, ReplicatedLog,
+    Request, StdSleeper,
 };
 use synodos_net::{serve, ClientOptions, HttpAcceptor, ServeOptions, ServedAcceptor};
 

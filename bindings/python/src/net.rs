@@ -213,7 +213,8 @@ impl Drop for PyServer {
         Python::attach(|py| {
             if self.server.lock().map(|s| s.is_some()).unwrap_or(false) {
                 let warning = py.get_type::<pyo3::exceptions::PyResourceWarning>();
-                let msg = std::ffi::CString::new(format!("unclosed synodos.Server at {}", self.url)).unwrap_or_default();
+                let msg =
+                    std::ffi::CString::new(format!("unclosed synodos.Server at {}", self.url)).unwrap_or_default();
                 let _ = PyErr::warn(py, &warning, &msg, 1);
                 self.stop(py);
             }
@@ -304,7 +305,9 @@ impl PyNodeClient {
         guard(|| {
             let peers: Vec<String> = match peers.extract::<String>() {
                 Ok(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-                Err(_) => peers.extract().map_err(|_| PyTypeError::new_err("peers: a list of URLs, or a comma-separated str"))?,
+                Err(_) => peers
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err("peers: a list of URLs, or a comma-separated str"))?,
             };
             let o = client_options(token, cluster, ca, cert, key, timeout)?;
             synodos_net::NodeClient::new(peers, o).map(PyNodeClient).map_err(net_error)
