@@ -17,8 +17,9 @@
  *   synodos_entry_list) are written first, so on failure they hold NULL / 0 / empty and
  *   freeing them is always safe. Objects passed in to be filled (a synodos_promise,
  *   synodos_proposal or synodos_proposal_list) keep their contents when a call fails.
- * - Threads: synodos_acceptor, synodos_client, synodos_id_generator, synodos_proposer and
- *   synodos_replicated_log may be used from several threads at once. Message objects
+ * - Threads: synodos_acceptor, synodos_client, synodos_id_generator, synodos_proposer,
+ *   synodos_replicated_log, synodos_http_options, synodos_server and synodos_node_client may
+ *   be used from several threads at once. Message objects
  *   (synodos_promise, synodos_proposal, synodos_proposal_list) and synodos_log handles
  *   belong to one thread at a time. The last error is per thread.
  * - Callbacks (transports, logs) are C calls made on the calling thread. A synchronous
@@ -31,6 +32,13 @@
  *   to its end inside the callback, on the same thread). The one exception: a log callback
  *   must not call the acceptor that owns the log (on the same thread that call fails with
  *   SYNODOS_ERR_INVALID_ARGUMENT; handed to another thread, it would wait for ever).
+ * - Network (synodos_http_acceptor_new, synodos_server_start, synodos_node_client_new): calls
+ *   block the calling thread; their I/O runs on threads synodos owns (one background client
+ *   thread kept for the life of the process, and each server's own threads until
+ *   synodos_server_stop). An HTTP error answer is SYNODOS_ERR_TRANSPORT with the status and
+ *   the server's message in the last error (synodos_last_error_http_status() gives the
+ *   status). All traffic goes where the URLs and bind addresses say: nothing listens or
+ *   connects on its own.
  */
 
 #ifndef SYNODOS_H
