@@ -35,8 +35,10 @@ header-check-c: setup-c
 	@echo "include/synodos.h matches cbindgen $(CBINDGEN_VERSION)"
 
 # build-net: test_net.c starts `synodos serve --peers` nodes (the binary in $(C_LIBDIR)).
-test-c: build-c build-net header-check-c
+# build-c-demo: tests/c/demo.sh checks the demo programs' command-line contract.
+test-c: build-c build-net header-check-c build-c-demo
 	SYNODOS_BIN=$(C_LIBDIR)/synodos bash tests/c/run.sh $(C_LIBDIR) $(C_OUT)
+	bash tests/c/demo.sh $(C_DEMO_DIR)
 	$(MAKE) --no-print-directory install-check-c
 
 install: build-c
