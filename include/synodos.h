@@ -38,7 +38,9 @@
  *   synodos_server_stop). An HTTP error answer is SYNODOS_ERR_TRANSPORT with the status and
  *   the server's message in the last error (synodos_last_error_http_status() gives the
  *   status). All traffic goes where the URLs and bind addresses say: nothing listens or
- *   connects on its own.
+ *   connects on its own. The threads synodos starts for the network block SIGPIPE, so a peer
+ *   that hangs up is an error of that connection, never a signal that kills the program; the
+ *   program's own threads and signal handlers are left as they are.
  */
 
 #ifndef SYNODOS_H

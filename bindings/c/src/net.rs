@@ -48,6 +48,37 @@ unsafe fn required<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str
     unsafe { text(ptr, what) }?.ok_or(Fail::Null(what))
 }
 
+/// Restores the calling thread's signal mask when dropped (also if the call panics).
+struct RestoreMask(libc::sigset_t);
+
+impl Drop for RestoreMask {
+    fn drop(&mut self) {
+        // SAFETY: a mask read by `pthread_sigmask` on this thread, restored on it.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
+/// Run `f` (which may start synodos's network threads: a server's runtime and acceptor
+/// threads, the shared client runtime) with SIGPIPE blocked on the calling thread, so that the
+/// threads it starts inherit the blocked mask. A C program does not ignore SIGPIPE (Rust and
+/// Python programs do), and a write to a socket whose peer hung up (hyper writes with
+/// `writev`, which has no MSG_NOSIGNAL) would otherwise kill the whole host process; blocked,
+/// it stays pending on that thread and the write fails with EPIPE, an error of that connection
+/// only. The caller's own mask is restored before returning, and its signal handlers are not
+/// touched.
+fn with_sigpipe_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain libc calls on values owned here; `sigset_t` is a plain C struct for which
+    // all zeroes is a valid value that `sigemptyset` then initialises.
+    let _restore = unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGPIPE);
+        (libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old) == 0).then_some(RestoreMask(old))
+    };
+    f()
+}
+
 fn read_file(path: &str, what: &str) -> Result<Vec<u8>, Fail> {
     std::fs::read(path).map_err(|e| Fail::Core(Error::InvalidArgument(format!("{what} {path}: {e}"))))
 }
@@ -287,7 +318,8 @@ pub extern "C" fn synodos_http_acceptor_new(
         let url = unsafe { required(url, "url") }?;
         // SAFETY: NULL or a valid handle (contract).
         let options = unsafe { options_of(options) };
-        let client = HttpAcceptor::new(url, options).map_err(net_fail)?;
+        // The shared client runtime starts with the first client (see `with_sigpipe_blocked`).
+        let client = with_sigpipe_blocked(|| HttpAcceptor::new(url, options)).map_err(net_fail)?;
         // SAFETY: checked non-NULL above.
         unsafe { give(out, synodos_client { inner: Client::Http(client) }, "out") }
     })
@@ -471,7 +503,9 @@ pub extern "C" fn synodos_server_start(
             unsafe { (borrow(acceptor, "acceptor")?, required(bind, "bind")?, borrow(options, "options")?) };
         // SAFETY: the fields' contract.
         let options = unsafe { serve_options(o) }?;
-        let server = synodos_net::serve(ServedAcceptor::shared(a.inner.clone()), bind, options).map_err(net_fail)?;
+        let served = ServedAcceptor::shared(a.inner.clone());
+        // The server's threads start here (see `with_sigpipe_blocked`).
+        let server = with_sigpipe_blocked(|| synodos_net::serve(served, bind, options)).map_err(net_fail)?;
         let url = CString::new(server.url()).unwrap_or_default();
         let handle = synodos_server { server: Mutex::new(Some(server)), url };
         // SAFETY: checked non-NULL above.
@@ -559,7 +593,7 @@ pub extern "C" fn synodos_node_client_new(
         }
         // SAFETY: NULL or a valid handle (contract).
         let options = unsafe { options_of(options) };
-        let inner = NodeClient::new(urls, options).map_err(net_fail)?;
+        let inner = with_sigpipe_blocked(|| NodeClient::new(urls, options)).map_err(net_fail)?;
         // SAFETY: checked non-NULL above.
         unsafe { give(out, synodos_node_client { inner }, "out") }
     })
