@@ -17,8 +17,9 @@
  *   synodos_entry_list) are written first, so on failure they hold NULL / 0 / empty and
  *   freeing them is always safe. Objects passed in to be filled (a synodos_promise,
  *   synodos_proposal or synodos_proposal_list) keep their contents when a call fails.
- * - Threads: synodos_acceptor, synodos_client, synodos_id_generator, synodos_proposer and
- *   synodos_replicated_log may be used from several threads at once. Message objects
+ * - Threads: synodos_acceptor, synodos_client, synodos_id_generator, synodos_proposer,
+ *   synodos_replicated_log, synodos_http_options, synodos_server and synodos_node_client may
+ *   be used from several threads at once. Message objects
  *   (synodos_promise, synodos_proposal, synodos_proposal_list) and synodos_log handles
  *   belong to one thread at a time. The last error is per thread.
  * - Callbacks (transports, logs) are C calls made on the calling thread. A synchronous
@@ -31,6 +32,15 @@
  *   to its end inside the callback, on the same thread). The one exception: a log callback
  *   must not call the acceptor that owns the log (on the same thread that call fails with
  *   SYNODOS_ERR_INVALID_ARGUMENT; handed to another thread, it would wait for ever).
+ * - Network (synodos_http_acceptor_new, synodos_server_start, synodos_node_client_new): calls
+ *   block the calling thread; their I/O runs on threads synodos owns (one background client
+ *   thread kept for the life of the process, and each server's own threads until
+ *   synodos_server_stop). An HTTP error answer is SYNODOS_ERR_TRANSPORT with the status and
+ *   the server's message in the last error (synodos_last_error_http_status() gives the
+ *   status). All traffic goes where the URLs and bind addresses say: nothing listens or
+ *   connects on its own. The threads synodos starts for the network block SIGPIPE, so a peer
+ *   that hangs up is an error of that connection, never a signal that kills the program; the
+ *   program's own threads and signal handlers are left as they are.
  */
 
 #ifndef SYNODOS_H
@@ -63,11 +73,11 @@ typedef struct synodos_acceptor synodos_acceptor;
 // between threads without a lock.
 typedef struct synodos_batch synodos_batch;
 
-// How a proposer reaches one acceptor: an in-process acceptor or a C transport (synchronous
-// or asynchronous).
+// How a proposer reaches one acceptor: an in-process acceptor, a C transport (synchronous
+// or asynchronous), or an acceptor served over HTTP.
 //
-// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()` or
-// `synodos_client_new_async()`; free with
+// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()`,
+// `synodos_client_new_async()` or `synodos_http_acceptor_new()`; free with
 // `synodos_client_free()`. Proposers and logs built from a client keep their own reference,
 // so the client handle may be freed right after. Thread-safe (for a C transport, as far as
 // its callbacks are).
@@ -81,6 +91,23 @@ typedef struct synodos_client synodos_client;
 // (and so does its client's `user_data`: see `free_user_data`). One thread at a time may use
 // a completion.
 typedef struct synodos_completion synodos_completion;
+
+// How HTTP clients (`synodos_http_acceptor_new`, `synodos_node_client_new`) reach servers:
+// bearer token, expected cluster, CA and client certificate for `https://`, timeouts.
+//
+// Create with `synodos_http_options_new()` (defaults: no token, any cluster, plain HTTP only,
+// 10 s per request, 3 s to connect), change it with the `synodos_http_options_set_*`
+// functions, free with `synodos_http_options_free()`. Passing NULL instead of an options
+// handle means the defaults.
+//
+// Make the clients of one proposer or replicated log from one options handle: they share a
+// roster of the acceptor ids they reached, so two URLs that reach one acceptor are caught
+// (the second client refuses every call) and a majority never counts an acceptor twice.
+// Clients keep what they need: the handle may be freed right after.
+//
+// Thread-safe (the setters and the constructors that read it take an internal lock). A
+// setter changes only clients made after it.
+typedef struct synodos_http_options synodos_http_options;
 
 // A ballot generator: strictly increasing ballots, never shared between two node ids.
 //
@@ -103,6 +130,16 @@ typedef struct synodos_log_last_out synodos_log_last_out;
 // What a C log's `range` callback calls for each record: `synodos_log_range_visit()`.
 // Owned by synodos; never free it; valid only during the `range` callback.
 typedef struct synodos_log_range_visitor synodos_log_range_visitor;
+
+// A client of a cluster of synodos nodes (`synodos serve --peers`): append to and read the
+// chosen log through any node. Calls go to one node at a time; a node that cannot be reached
+// or answers 5xx is left for the next (three rounds over the nodes), and after an answer
+// naming the leader, calls go straight to it.
+//
+// Create with `synodos_node_client_new()`, free with `synodos_node_client_free()`.
+// Thread-safe; calls block the calling thread, their I/O runs on the background thread the
+// HTTP clients share.
+typedef struct synodos_node_client synodos_node_client;
 
 // A promise (phase 1b answer), owned by whoever created it.
 //
@@ -133,6 +170,11 @@ typedef struct synodos_proposer synodos_proposer;
 // Create with `synodos_replicated_log_new()`; free with `synodos_replicated_log_free()`.
 // Thread-safe: appends from several threads at once each land in their own slot.
 typedef struct synodos_replicated_log synodos_replicated_log;
+
+// A running server: one acceptor behind HTTP/1.1 and HTTP/2 (see `synodos_server_start`).
+// Stop and free it with `synodos_server_stop()`. `synodos_server_url` may be called from any
+// thread while it runs.
+typedef struct synodos_server synodos_server;
 
 // The result of every fallible call: `SYNODOS_OK` (0) or one of the `SYNODOS_ERR_*` codes.
 // After a non-zero status, `synodos_last_error_message()` says what went wrong.
@@ -275,6 +317,10 @@ typedef struct synodos_failure {
   // The non-zero status the C callback returned, or 0 if the failure did not come from a
   // C callback (a rejection, a timeout, a local acceptor's error).
   synodos_status callback_status;
+  // The HTTP status an HTTP client's server answered with (401 for a wrong token, 403 for
+  // another cluster, 503 while draining...), or 0 if the failure was not an HTTP answer
+  // (not an HTTP client, or no answer at all: a refused connection, a timeout).
+  uint16_t http_status;
 } synodos_failure;
 
 // One record handed to a C log's `record_batch` callback. `data` is borrowed: valid until the
@@ -372,6 +418,40 @@ typedef struct synodos_promise_view {
   // Non-zero only when the slot was trimmed at the acceptor: the first slot it still holds.
   uint64_t trimmed;
 } synodos_promise_view;
+
+// How `synodos_server_start` serves an acceptor. Zero-initialise it (`= {0}`) and set what
+// you need; every pointer is borrowed for the call only (synodos copies what it keeps).
+typedef struct synodos_server_options {
+  // This acceptor's id, unique in its cluster (clients count each id once; two servers with
+  // one id are caught by the clients).
+  uint64_t acceptor_id;
+  // The cluster's name (NUL-terminated). Required: a request naming another cluster gets
+  // 403.
+  const char *cluster;
+  // `tokens_len` bearer tokens (NUL-terminated; at least 16 printable ASCII characters
+  // each, e.g. `openssl rand -hex 32`), any of which lets a request in. Several allow a
+  // rotation. None (and no `token_file`): no token needed.
+  const char *const *tokens;
+  // How many tokens `tokens` holds.
+  size_t tokens_len;
+  // A token file (NUL-terminated path; NULL: none): one token per line, blank lines and
+  // `#` comments skipped. Its tokens are added to `tokens`.
+  const char *token_file;
+  // TLS certificate chain, PEM (`tls_cert_len` bytes). With `tls_key`: serve `https://`.
+  const uint8_t *tls_cert;
+  // Its length.
+  size_t tls_cert_len;
+  // TLS private key, PEM (`tls_key_len` bytes).
+  const uint8_t *tls_key;
+  // Its length.
+  size_t tls_key_len;
+  // CA that client certificates must chain to, PEM (NULL: no client certificates asked).
+  const uint8_t *tls_client_ca;
+  // Its length.
+  size_t tls_client_ca_len;
+  // Worker threads of the server (0: 2). The acceptor has a thread of its own.
+  uint32_t threads;
+} synodos_server_options;
 
 // Timeouts, retries and backoff of a proposer. Get the defaults from
 // `synodos_proposer_config_default()` and change what you need.
@@ -566,6 +646,13 @@ uint64_t synodos_panic_count(void);
 //
 // Only meaningful right after a call returned non-zero: successful calls do not reset it.
 synodos_status synodos_last_error_status(void);
+
+// The HTTP status behind the last failing call on this thread: the status a server answered
+// an HTTP client (`synodos_http_acceptor_new`, `synodos_node_client_new`) with (401 for a
+// wrong token, 403 for another cluster, 413 for a value too large, 503 while draining), for a
+// `SYNODOS_ERR_NO_QUORUM` that of the first failing acceptor that had one; 0 when the failure
+// was not an HTTP answer. Only meaningful right after a call returned non-zero.
+uint16_t synodos_last_error_http_status(void);
 
 // The message of the last failing call on this thread, as a NUL-terminated UTF-8 string;
 // `""` if no call failed yet. Never NULL.
@@ -824,6 +911,157 @@ synodos_status synodos_batch_from_json(struct synodos_batch *batch,
 
 // Encode the batch as compact JSON into `*out` (free with `synodos_bytes_free`).
 synodos_status synodos_batch_to_json(const struct synodos_batch *batch, struct synodos_bytes *out);
+
+// Create HTTP client options with the defaults in `*out`.
+synodos_status synodos_http_options_new(struct synodos_http_options **out);
+
+// Free HTTP client options. Clients made from them keep what they need. NULL is a no-op.
+void synodos_http_options_free(struct synodos_http_options *options);
+
+// Send `token` (NUL-terminated, copied) as `Authorization: Bearer TOKEN`; NULL: no token.
+// A token with characters a header cannot carry is refused when a client is made
+// (`SYNODOS_ERR_INVALID_ARGUMENT`).
+synodos_status synodos_http_options_set_token(const struct synodos_http_options *options,
+                                              const char *token);
+
+// Expect servers of cluster `cluster` (NUL-terminated, copied); any other is refused on
+// first contact. NULL: any cluster, as long as every acceptor reached names the same one.
+synodos_status synodos_http_options_set_cluster(const struct synodos_http_options *options,
+                                                const char *cluster);
+
+// Trust `https://` servers whose certificates chain to this CA: `len` bytes of PEM at `pem`
+// (copied). Needed for `https://` URLs (there are no built-in roots).
+synodos_status synodos_http_options_set_ca_pem(const struct synodos_http_options *options,
+                                               const uint8_t *pem,
+                                               size_t len);
+
+// `synodos_http_options_set_ca_pem` with the PEM read now from the file `path`.
+synodos_status synodos_http_options_set_ca_file(const struct synodos_http_options *options,
+                                                const char *path);
+
+// Present this client certificate chain and private key (PEM bytes, copied) to servers that
+// ask for one (mTLS).
+synodos_status synodos_http_options_set_identity(const struct synodos_http_options *options,
+                                                 const uint8_t *cert_pem,
+                                                 size_t cert_len,
+                                                 const uint8_t *key_pem,
+                                                 size_t key_len);
+
+// The longest one request may take (connect, send, answer), in microseconds (default 10 s),
+// and the longest a connection may take to open (default 3 s). 0 leaves a value unchanged.
+// A proposer's own `call_timeout_us` usually cuts calls shorter.
+synodos_status synodos_http_options_set_timeouts(const struct synodos_http_options *options,
+                                                 uint64_t request_timeout_us,
+                                                 uint64_t connect_timeout_us);
+
+// Create in `*out` a client of the acceptor served at `url` (`http://HOST:PORT` or
+// `https://HOST:PORT`, NUL-terminated), with `*options` (NULL: defaults). It goes wherever a
+// `synodos_client` goes: proposers and replicated logs, next to local and C-callback clients.
+//
+// Nothing is sent until the first call; the first call reads the server's `/v1/info` and
+// checks the cluster and the acceptor id (see `synodos_http_options`). A bad URL, an
+// `https://` URL without a CA, or an unusable certificate is
+// `SYNODOS_ERR_INVALID_ARGUMENT`.
+//
+// Errors of its calls: a server that cannot be reached, or answers with an HTTP error (401
+// for a wrong token, 403 for another cluster, 503 while draining), is a transport error whose
+// message is `URL: HTTP STATUS CODE: the server's message`; through a proposer it counts
+// against that acceptor and shows up in the `SYNODOS_ERR_NO_QUORUM` failure list (with
+// `http_status`). A protocol rejection is not an error: it is a promise or answer with
+// `promised` set, as in process.
+//
+// Threading: thread-safe. Its I/O runs on a background thread that synodos starts on first
+// use and shares between all HTTP clients; calls block the calling thread until answered.
+// Free with `synodos_client_free()`.
+synodos_status synodos_http_acceptor_new(const char *url,
+                                         const struct synodos_http_options *options,
+                                         struct synodos_client **out);
+
+// Make first contact now with the acceptor behind an HTTP client (`synodos_http_acceptor_new`)
+// instead of on its first call: read its `/v1/info`, check the cluster and that no other
+// client of the same options reached the same acceptor. Puts the acceptor's id in `*acceptor_id`
+// (may be NULL). A wrong token is `SYNODOS_ERR_TRANSPORT` with `HTTP 401 UNAUTHORIZED` and the
+// server's message in `synodos_last_error_message()` (and 401 in
+// `synodos_last_error_http_status()`). A client that is not an HTTP client is
+// `SYNODOS_ERR_INVALID_ARGUMENT`. Blocks until answered (the options' request timeout).
+synodos_status synodos_http_acceptor_check(const struct synodos_client *client,
+                                           uint64_t *acceptor_id);
+
+// Serve `acceptor` over HTTP on `bind` (NUL-terminated `HOST:PORT`; port 0: the OS picks,
+// see `synodos_server_url`) with `*options`, and put the running server in `*out`.
+//
+// The acceptor is shared, not taken: the handle stays yours (free it whenever you like: the
+// server keeps the acceptor alive), and it may go on serving in-process proposers too, with
+// its logs (memory, file or C-callback logs) and its durability rules unchanged. Requests
+// from the network are taken in groups, each group one call on the acceptor (over file logs
+// one fsync per log per group). C log callbacks are then called on the server's threads.
+//
+// Secure by default: a non-loopback `bind` is refused (`SYNODOS_ERR_INVALID_ARGUMENT`)
+// without TLS, and without tokens or a client CA. An address that cannot be bound is
+// `SYNODOS_ERR_TRANSPORT`; bad options (no cluster, a short token, a bad certificate) are
+// `SYNODOS_ERR_INVALID_ARGUMENT`. The routes, limits and error answers are those of
+// `synodos serve` (net/README.md).
+//
+// Threading: returns once the server listens; it runs on threads of its own until
+// `synodos_server_stop()`.
+synodos_status synodos_server_start(const struct synodos_acceptor *acceptor,
+                                    const char *bind,
+                                    const struct synodos_server_options *options,
+                                    struct synodos_server **out);
+
+// The server's base URL (`http://127.0.0.1:PORT` or `https://...`, with the port the OS
+// chose for port 0), NUL-terminated; `""` for NULL. Owned by the server: valid until
+// `synodos_server_stop(server)`; do not free it.
+const char *synodos_server_url(const struct synodos_server *server);
+
+// Stop the server gracefully and free it: it stops taking connections, answers new requests
+// with 503, ends observe streams, lets the requests in flight finish (up to 10 s), and
+// returns once the acceptor has written its last group. Clients calling it then get
+// transport errors. The acceptor itself stays usable in process (through your handle).
+//
+// NULL is a no-op. May be called from any thread, including while other threads have calls
+// in flight to this server, but not from inside a callback of the served acceptor's own logs
+// (it waits for them) and only once per server.
+void synodos_server_stop(struct synodos_server *server);
+
+// Create in `*out` a client of the `count` nodes whose URLs are `peers[0..count]`
+// (NUL-terminated `http://HOST:PORT` or `https://HOST:PORT`), with `*options` (NULL:
+// defaults). No node is contacted yet. No peers, or a bad URL, is
+// `SYNODOS_ERR_INVALID_ARGUMENT`.
+synodos_status synodos_node_client_new(const char *const *peers,
+                                       size_t count,
+                                       const struct synodos_http_options *options,
+                                       struct synodos_node_client **out);
+
+// Free a node client. NULL is a no-op. Must not be called while another thread uses it.
+void synodos_node_client_free(struct synodos_node_client *client);
+
+// Append `value` (`len` bytes, copied) to the cluster's log, blocking until a majority
+// accepted it; put its slot in `*slot` (may be NULL). Delivery is at least once: an append
+// whose node died in flight is sent to the next node and may land twice, so put a unique id
+// in values that must not. A refusal (401 wrong token, 403 another cluster, 413 too large)
+// is `SYNODOS_ERR_TRANSPORT` with the HTTP status and the server's message; no node reached
+// is `SYNODOS_ERR_TRANSPORT` too.
+synodos_status synodos_node_client_append(const struct synodos_node_client *client,
+                                          const uint8_t *value,
+                                          size_t len,
+                                          uint64_t *slot);
+
+// Propose `value` (`len` bytes, copied) as the cluster's single decree (slot 0 of its log)
+// and put the value chosen there (yours or an earlier one) in `*chosen` (free with
+// `synodos_bytes_free`).
+synodos_status synodos_node_client_propose(const struct synodos_node_client *client,
+                                           const uint8_t *value,
+                                           size_t len,
+                                           struct synodos_bytes *chosen);
+
+// Up to `max` (at most 10,000) chosen entries from slot `from` on, as the node that answers
+// has learned them, into `*out` (free with `synodos_entry_list_free`): fewer, or none, when
+// that node has not learned that far yet (read again, or append through it first).
+synodos_status synodos_node_client_read(const struct synodos_node_client *client,
+                                        uint64_t from,
+                                        size_t max,
+                                        struct synodos_entry_list *out);
 
 // The default configuration.
 struct synodos_proposer_config synodos_proposer_config_default(void);

@@ -10,7 +10,13 @@ PREFIX ?= /usr/local
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 BENCH_DECISIONS ?= 200000
 
-.PHONY: setup-c build-c header-c header-check-c test-c install install-check-c bench-c
+# The C programs of `make demo` (examples/demo/): build/demo/acceptor-c and build/demo/writer-c,
+# linked statically against libsynodos.a (no LD_LIBRARY_PATH needed).
+C_DEMO_DIR := $(CURDIR)/build/demo
+C_DEMO_ACCEPTOR := $(C_DEMO_DIR)/acceptor-c
+C_DEMO_WRITER := $(C_DEMO_DIR)/writer-c
+
+.PHONY: setup-c build-c header-c header-check-c test-c install install-check-c bench-c build-c-demo
 setup-c:
 	@CBINDGEN_VERSION=$(CBINDGEN_VERSION) bash scripts/setup-c.sh >/dev/null
 
@@ -28,8 +34,11 @@ header-check-c: setup-c
 	@diff -u include/synodos.h $(C_OUT)/synodos.h || { echo "include/synodos.h is stale: run 'make header-c' and commit it" >&2; exit 1; }
 	@echo "include/synodos.h matches cbindgen $(CBINDGEN_VERSION)"
 
-test-c: build-c header-check-c
-	bash tests/c/run.sh $(C_LIBDIR) $(C_OUT)
+# build-net: test_net.c starts `synodos serve --peers` nodes (the binary in $(C_LIBDIR)).
+# build-c-demo: tests/c/demo.sh checks the demo programs' command-line contract.
+test-c: build-c build-net header-check-c build-c-demo
+	SYNODOS_BIN=$(C_LIBDIR)/synodos bash tests/c/run.sh $(C_LIBDIR) $(C_OUT)
+	bash tests/c/demo.sh $(C_DEMO_DIR)
 	$(MAKE) --no-print-directory install-check-c
 
 install: build-c
@@ -53,3 +62,9 @@ bench-c: build-c
 	@mkdir -p $(C_OUT)
 	gcc -std=c11 -O2 -Wall -Werror -Iinclude -o $(C_OUT)/bench tests/c/bench.c $(C_LIBDIR)/libsynodos.a -lpthread -ldl -lm
 	$(C_OUT)/bench $(BENCH_DECISIONS)
+
+build-c-demo: build-c
+	@mkdir -p $(C_DEMO_DIR)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o $(C_DEMO_ACCEPTOR) examples/demo/acceptor.c $(C_LIBDIR)/libsynodos.a -lpthread -ldl -lm
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -o $(C_DEMO_WRITER) examples/demo/writer.c $(C_LIBDIR)/libsynodos.a -lpthread -ldl -lm
+	@echo "C demo: $(C_DEMO_ACCEPTOR) $(C_DEMO_WRITER)"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build every C test twice and run it twice: with -fsanitize=address,undefined (ASan, UBSan,
 # LeakSanitizer; any report fails the test), and without sanitizers under
-# `valgrind --leak-check=full --error-exitcode=1`. The README's C example (extracted from
-# README.md) is one of the tests; test_sweep calls every function with hostile arguments.
+# `valgrind --leak-check=full --error-exitcode=1`. The README's C examples (extracted from
+# README.md) are tests; test_sweep calls every function with hostile arguments.
+#
+# test_net starts `synodos serve --peers` nodes: $SYNODOS_BIN, by default LIBDIR/synodos
+# (`cargo build --release -p synodos-net`); it kills each by its pid, also when it fails.
 #
 # usage: tests/c/run.sh LIBDIR OUTDIR   (LIBDIR holds libsynodos.a; run from anywhere)
 set -euo pipefail
@@ -13,7 +16,7 @@ CC="${CC:-gcc}"
 mkdir -p "$OUT/asan" "$OUT/valgrind" "$OUT/logs"
 OUT="$(cd "$OUT" && pwd)"
 
-TESTS=(test_vectors test_cluster test_competing test_failing_callback test_async_transport test_c_log test_regressions test_sweep readme_example)
+TESTS=(test_vectors test_cluster test_competing test_failing_callback test_async_transport test_c_log test_regressions test_sweep test_net readme_example readme_net_example)
 
 # The README's example, verbatim: the first ```c block after "## C quick start".
 awk '/^## C quick start/{s=1; next} s && /^## /{exit} s && /^```c$/{c=1; next} c && /^```$/{exit} c{print}' \
@@ -22,13 +25,23 @@ if [ ! -s "$OUT/readme_example.c" ]; then
   echo "run.sh: no \`\`\`c block under '## C quick start' in README.md" >&2
   exit 1
 fi
+# The network example: the first ```c block after "### C over the network".
+awk '/^### C over the network/{s=1; next} s && /^##/{exit} s && /^```c$/{c=1; next} c && /^```$/{exit} c{print}' \
+  "$ROOT/README.md" > "$OUT/readme_net_example.c"
+if [ ! -s "$OUT/readme_net_example.c" ]; then
+  echo "run.sh: no \`\`\`c block under '### C over the network' in README.md" >&2
+  exit 1
+fi
 
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1 -I"$ROOT/include" -I"$ROOT/tests/c")
 LIBS=("$LIBDIR/libsynodos.a" -lpthread -ldl -lm)
 SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
 src_of() {
-  if [ "$1" = readme_example ]; then echo "$OUT/readme_example.c"; else echo "$ROOT/tests/c/$1.c"; fi
+  case "$1" in
+    readme_example | readme_net_example) echo "$OUT/$1.c" ;;
+    *) echo "$ROOT/tests/c/$1.c" ;;
+  esac
 }
 
 for t in "${TESTS[@]}"; do
@@ -55,6 +68,7 @@ cd "$ROOT" # the tests read tests/vectors/ relative to the repository
 # SYNODOS_ERR_PANIC status that a test might not look at): "no input path can panic" is
 # checked by every test, not only by those that look at synodos_panic_count().
 export SYNODOS_ABORT_ON_PANIC=1
+export SYNODOS_BIN="${SYNODOS_BIN:-$LIBDIR/synodos}"
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 for t in "${TESTS[@]}"; do

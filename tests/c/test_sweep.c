@@ -451,6 +451,10 @@ static synodos_status frees_of_null(void) {
   synodos_bytes_free(NULL);
   synodos_entry_list_free(NULL);
   synodos_completion_finish(NULL, 5);
+  synodos_http_options_free(NULL);
+  synodos_server_stop(NULL);
+  synodos_node_client_free(NULL);
+  CHECK(strcmp(synodos_server_url(NULL), "") == 0);
   synodos_callback_set_error(NULL);
   synodos_callback_set_error("outside any callback");
   CHECK(synodos_completion_promise(NULL) == NULL);
@@ -525,6 +529,74 @@ static synodos_status odd_status_panic_code(void) { return odd_statuses(SYNODOS_
 /* ---- the table ------------------------------------------------------------------------- */
 
 static const uint8_t V[] = "v";
+
+/* ---- the network functions (no traffic: every row fails before anything is sent) -------- */
+
+/* URLs an HTTP client must refuse: each INVALID_ARGUMENT, with *out NULL. */
+static synodos_status http_bad_urls(void) {
+  const char *urls[] = {"", "ftp://127.0.0.1:1", "127.0.0.1:1", "http://", "http://127.0.0.1:1/?q=1",
+                        "https://127.0.0.1:1" /* no CA */, "http://[::1", "\x01\xff"};
+  for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+    synodos_client *c = (synodos_client *)&urls;
+    synodos_status st = synodos_http_acceptor_new(urls[i], NULL, &c);
+    CHECK(c == NULL);
+    if (st != SYNODOS_ERR_INVALID_ARGUMENT) return st;
+  }
+  return SYNODOS_ERR_INVALID_ARGUMENT;
+}
+
+/* Options a client must refuse when it is made: a token with a line break, a CA that is not
+ * PEM, a client key without its certificate. */
+static synodos_status http_bad_options(void) {
+  synodos_http_options *o = NULL;
+  OK(synodos_http_options_new(&o));
+  synodos_client *c = NULL;
+  OK(synodos_http_options_set_token(o, "line\nbreak"));
+  EXPECT_STATUS(synodos_http_acceptor_new("http://127.0.0.1:1", o, &c), SYNODOS_ERR_INVALID_ARGUMENT);
+  OK(synodos_http_options_set_token(o, NULL));
+  OK(synodos_http_options_set_cluster(o, "bad\ncluster"));
+  EXPECT_STATUS(synodos_http_acceptor_new("http://127.0.0.1:1", o, &c), SYNODOS_ERR_INVALID_ARGUMENT);
+  OK(synodos_http_options_set_cluster(o, NULL));
+  OK(synodos_http_options_set_timeouts(o, UINT64_MAX, UINT64_MAX)); /* cut, not overflowed */
+  OK(synodos_http_options_set_ca_pem(o, (const uint8_t *)"\0\0\0", 3));
+  synodos_status st = synodos_http_acceptor_new("https://127.0.0.1:1", o, &c);
+  CHECK(c == NULL);
+  synodos_http_options_free(o);
+  return st;
+}
+
+/* A server whose options hold a huge token count with NULL tokens. */
+static synodos_status server_null_tokens(void) {
+  synodos_server_options o = {0};
+  o.acceptor_id = UINT64_MAX;
+  o.cluster = "sweep";
+  o.tokens_len = SIZE_MAX;
+  synodos_server *s = NULL;
+  return synodos_server_start(acc[0], "127.0.0.1:0", &o, &s);
+}
+
+/* TLS material that is not PEM, and a cluster that cannot go in a header. */
+static synodos_status server_bad_tls(void) {
+  synodos_server_options o = {0};
+  o.cluster = "sweep";
+  o.tls_cert = (const uint8_t *)"\xff";
+  o.tls_cert_len = 1;
+  o.tls_key = (const uint8_t *)"\xff";
+  o.tls_key_len = 1;
+  synodos_server *s = NULL;
+  synodos_status st = synodos_server_start(acc[0], "127.0.0.1:0", &o, &s);
+  CHECK(s == NULL);
+  return st;
+}
+
+static synodos_status node_client_null_peer(void) {
+  const char *peers[] = {"http://127.0.0.1:1", NULL};
+  synodos_node_client *c = (synodos_node_client *)&peers;
+  synodos_status st = synodos_node_client_new(peers, 2, NULL, &c);
+  CHECK(c == NULL);
+  return st;
+}
+
 #define SWEEP(X)                                                                                          \
   X(SYNODOS_ERR_NULL_POINTER, synodos_acceptor_new_memory(NULL))                                        \
   X(SYNODOS_ERR_NULL_POINTER, synodos_acceptor_new(NULL, NULL, NULL))                                   \
@@ -604,6 +676,26 @@ static const uint8_t V[] = "v";
   X(SYNODOS_ERR_INVALID_ARGUMENT, failure_far())                                                        \
   X(SYNODOS_ERR_NULL_POINTER, synodos_last_error_failure(0, NULL))                                      \
   X(SYNODOS_OK, frees_of_null())                                                                        \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_new(NULL))                                           \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_token(NULL, NULL))                               \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_cluster(NULL, NULL))                             \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_ca_pem(NULL, NULL, 0))                           \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_ca_file(NULL, NULL))                             \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_identity(NULL, NULL, SIZE_MAX, NULL, SIZE_MAX))  \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_options_set_timeouts(NULL, UINT64_MAX, 0))                   \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_acceptor_new(NULL, NULL, NULL))                              \
+  X(SYNODOS_ERR_INVALID_ARGUMENT, http_bad_urls())                                                      \
+  X(SYNODOS_ERR_INVALID_ARGUMENT, http_bad_options())                                                   \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_http_acceptor_check(NULL, NULL))                                  \
+  X(SYNODOS_ERR_INVALID_ARGUMENT, synodos_http_acceptor_check(cl[0], NULL))                             \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_server_start(NULL, NULL, NULL, NULL))                             \
+  X(SYNODOS_ERR_NULL_POINTER, server_null_tokens())                                                     \
+  X(SYNODOS_ERR_INVALID_ARGUMENT, server_bad_tls())                                                     \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_node_client_new(NULL, SIZE_MAX, NULL, NULL))                      \
+  X(SYNODOS_ERR_NULL_POINTER, node_client_null_peer())                                                  \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_node_client_append(NULL, NULL, SIZE_MAX, NULL))                   \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_node_client_read(NULL, UINT64_MAX, SIZE_MAX, NULL))               \
+  X(SYNODOS_ERR_NULL_POINTER, synodos_node_client_propose(NULL, NULL, 0, NULL))                         \
   X(SYNODOS_ERR_NO_QUORUM, odd_status_int_min())                                                        \
   X(SYNODOS_ERR_NO_QUORUM, odd_status_minus_one())                                                      \
   X(SYNODOS_ERR_NO_QUORUM, odd_status_ok_without_answer())                                              \

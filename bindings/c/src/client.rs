@@ -166,6 +166,8 @@ pub(crate) enum Client {
     Local(Local),
     Callbacks(Arc<CClient>),
     Async(Arc<AsyncClient>),
+    /// An acceptor served over HTTP (`synodos_http_acceptor_new`).
+    Http(synodos_net::HttpAcceptor),
 }
 
 /// A boxed future behind a vtable: keeps the asynchronous transport's code out of the
@@ -181,6 +183,10 @@ impl AcceptorClient for Client {
                 let fut: Boxed<'_, Promise> = Box::pin(c.prepare(request));
                 fut.await
             }
+            Client::Http(c) => {
+                let fut: Boxed<'_, Promise> = Box::pin(c.prepare(request));
+                fut.await
+            }
         }
     }
     async fn accept(&self, proposal: &Proposal) -> Result<Proposal> {
@@ -191,12 +197,21 @@ impl AcceptorClient for Client {
                 let fut: Boxed<'_, Proposal> = Box::pin(c.accept(proposal));
                 fut.await
             }
+            Client::Http(c) => {
+                let fut: Boxed<'_, Proposal> = Box::pin(c.accept(proposal));
+                fut.await
+            }
         }
     }
     async fn accept_batch(&self, batch: &synodos::Batch) -> Result<Proposal> {
         match self {
             // One write for the whole batch.
             Client::Local(a) => a.accept_batch(batch).await,
+            // One request for the whole batch (single accepts to a server without the route).
+            Client::Http(c) => {
+                let fut: Boxed<'_, Proposal> = Box::pin(c.accept_batch(batch));
+                fut.await
+            }
             // A C transport takes single accepts.
             _ => synodos::driver::client::accept_each(self, batch).await,
         }
@@ -209,15 +224,19 @@ impl AcceptorClient for Client {
                 let fut: Boxed<'_, Vec<Proposal>> = Box::pin(c.observe(request));
                 fut.await
             }
+            Client::Http(c) => {
+                let fut: Boxed<'_, Vec<Proposal>> = Box::pin(c.observe(request));
+                fut.await
+            }
         }
     }
 }
 
-/// How a proposer reaches one acceptor: an in-process acceptor or a C transport (synchronous
-/// or asynchronous).
+/// How a proposer reaches one acceptor: an in-process acceptor, a C transport (synchronous
+/// or asynchronous), or an acceptor served over HTTP.
 ///
-/// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()` or
-/// `synodos_client_new_async()`; free with
+/// Create with `synodos_client_new_local()`, `synodos_client_new_callbacks()`,
+/// `synodos_client_new_async()` or `synodos_http_acceptor_new()`; free with
 /// `synodos_client_free()`. Proposers and logs built from a client keep their own reference,
 /// so the client handle may be freed right after. Thread-safe (for a C transport, as far as
 /// its callbacks are).

@@ -113,10 +113,24 @@ pub struct synodos_failure {
     /// The non-zero status the C callback returned, or 0 if the failure did not come from a
     /// C callback (a rejection, a timeout, a local acceptor's error).
     pub callback_status: synodos_status,
+    /// The HTTP status an HTTP client's server answered with (401 for a wrong token, 403 for
+    /// another cluster, 503 while draining...), or 0 if the failure was not an HTTP answer
+    /// (not an HTTP client, or no answer at all: a refused connection, a timeout).
+    pub http_status: u16,
+}
+
+/// The HTTP status of the server's answer behind `e`, or 0 when there is none.
+fn http_status(e: &Error) -> u16 {
+    let cause = match e {
+        Error::Storage { cause, .. } | Error::Transport { cause, .. } => cause.as_ref(),
+        _ => None,
+    };
+    cause.and_then(|c| c.downcast_ref::<synodos_net::ApiError>()).map_or(0, |a| a.status)
 }
 
 struct LastError {
     status: synodos_status,
+    http_status: u16,
     message: CString,
     failures: Vec<synodos_failure>,
 }
@@ -134,7 +148,11 @@ fn to_cstring(text: String) -> CString {
 }
 
 fn set_last_error(status: synodos_status, message: String, failures: Vec<synodos_failure>) {
-    let last = LastError { status, message: to_cstring(message), failures };
+    set_last_error_http(status, 0, message, failures);
+}
+
+fn set_last_error_http(status: synodos_status, http_status: u16, message: String, failures: Vec<synodos_failure>) {
+    let last = LastError { status, http_status, message: to_cstring(message), failures };
     // `try_with`: during thread teardown the slot may be gone; then there is nowhere to report.
     let _ = LAST_ERROR.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
@@ -159,11 +177,17 @@ fn record_fail(fail: Fail) -> synodos_status {
                         acceptor: f.acceptor,
                         status: code_of(&f.error),
                         callback_status: callback_status(&f.error),
+                        http_status: http_status(&f.error),
                     })
                     .collect(),
                 _ => vec![],
             };
-            set_last_error(status, e.to_string(), failures);
+            // For a no-quorum error, the first failing acceptor's HTTP status.
+            let http = match failures.iter().find(|f| f.http_status != 0) {
+                Some(f) => f.http_status,
+                None => http_status(&e),
+            };
+            set_last_error_http(status, http, e.to_string(), failures);
             status
         }
     }
@@ -248,6 +272,22 @@ pub extern "C" fn synodos_last_error_status() -> synodos_status {
     guard_or(SYNODOS_OK, || {
         LAST_ERROR
             .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().map(|e| e.status)))
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    })
+}
+
+/// The HTTP status behind the last failing call on this thread: the status a server answered
+/// an HTTP client (`synodos_http_acceptor_new`, `synodos_node_client_new`) with (401 for a
+/// wrong token, 403 for another cluster, 413 for a value too large, 503 while draining), for a
+/// `SYNODOS_ERR_NO_QUORUM` that of the first failing acceptor that had one; 0 when the failure
+/// was not an HTTP answer. Only meaningful right after a call returned non-zero.
+#[no_mangle]
+pub extern "C" fn synodos_last_error_http_status() -> u16 {
+    guard_or(0, || {
+        LAST_ERROR
+            .try_with(|s| s.try_borrow().ok().and_then(|s| s.as_ref().map(|e| e.http_status)))
             .ok()
             .flatten()
             .unwrap_or(0)

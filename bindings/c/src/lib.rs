@@ -28,6 +28,7 @@ mod ids;
 mod log;
 mod memory;
 mod message;
+mod net;
 mod proposer;
 
 pub use acceptor::*;
@@ -39,4 +40,5 @@ pub use ids::*;
 pub use log::*;
 pub use memory::*;
 pub use message::*;
+pub use net::*;
 pub use proposer::*;
