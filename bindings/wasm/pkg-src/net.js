@@ -17,14 +17,20 @@ function setupNet(api, transport) {
   const JSON_TYPE = 'application/json';
 
   // JSON with every integer as a BigInt (for /v1/info and error bodies, whose 64-bit
-  // numbers JSON.parse would round): integers outside strings are quoted with a marker
-  // first, then turned into BigInts by the reviver.
-  const MARK = '\u0000int:';
+  // numbers JSON.parse would round). Each token is tagged before JSON.parse: strings (keys
+  // too) get an "s" after their opening quote, integers become "i<digits>" strings; the
+  // reviver strips the tags and turns the integers into BigInts.
   const losslessParse = (text) => {
-    const quoted = text.replace(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g, (tok) =>
-      tok[0] === '"' || /[.eE]/.test(tok) ? tok : `"${MARK}${tok}"`,
+    const tagged = String(text).replace(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g, (tok) =>
+      tok[0] === '"' ? `"s${tok.slice(1)}` : /[.eE]/.test(tok) ? tok : `"i${tok}"`,
     );
-    return JSON.parse(quoted, (_, v) => (typeof v === 'string' && v.startsWith(MARK) ? BigInt(v.slice(MARK.length)) : v));
+    return JSON.parse(tagged, (_, v) => {
+      if (typeof v === 'string') return v[0] === 'i' ? BigInt(v.slice(1)) : v.slice(1);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.slice(1), x]));
+      }
+      return v;
+    });
   };
 
   const b64chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
