@@ -64,9 +64,8 @@ function setupWebNet(api) {
         },
       };
     },
-    close() {
-      // fetch keeps no pool of ours to release.
-    },
   };
-  return setupNet(api, transport);
+  // fetch keeps no pool of ours: every client shares the browser's.
+  const pool = { request: transport.request, stream: transport.stream, close() {} };
+  return setupNet(api, { pool: () => pool });
 }

@@ -1,12 +1,14 @@
 // The network clients, shared by the Node and browser builds (build.sh pastes this file in
 // after common.js): `HttpAcceptor` (an acceptor client over the HTTP API of net/README.md)
 // and `NodeClient` (the node's append/read/follow). They speak through a `transport` that
-// each build supplies (node:http(s) with a keep-alive Agent in Node, fetch in browsers):
-//   transport.request({method, url, headers, body, timeoutMs, tls}) ->
+// each build supplies (node:http(s) with a keep-alive Agent in Node, fetch in browsers).
+// Each client has a pool of its own, `transport.pool(tls)`, so closing one client never
+// cuts another's requests:
+//   pool.request({method, url, headers, body, timeoutMs}) ->
 //       Promise<{status, headers, text}>  (headers lower-case; rejects on network failure)
-//   transport.stream({method, url, headers, timeoutMs, tls}) ->
+//   pool.stream({method, url, headers, timeoutMs, idleMs}) ->
 //       Promise<{status, headers, chunks: AsyncIterable<string>, close()}>
-//   transport.close(tls)  (releases pooled connections)
+//   pool.close()  (releases the pooled connections)
 // Messages are encoded and decoded by the wasm codec (encodeMessage/decodeMessage): never
 // by JSON.parse, which rounds 64-bit ids. No protocol logic lives here.
 function setupNet(api, transport) {
@@ -131,7 +133,7 @@ function setupNet(api, transport) {
       this._cluster = o.cluster ?? undefined;
       this._expectId = o.acceptorId === undefined || o.acceptorId === null ? undefined : BigInt(o.acceptorId);
       this._timeoutMs = o.timeoutMs ?? 10000;
-      this._tls = { ca: o.ca, cert: o.cert, key: o.key };
+      this._pool = transport.pool({ ca: o.ca, cert: o.cert, key: o.key });
       this._checked = undefined; // {acceptor, cluster} after first contact
       this._contacting = undefined;
       this._noBatches = false;
@@ -156,13 +158,12 @@ function setupNet(api, transport) {
       const url = this._url + path;
       let answer;
       try {
-        answer = await transport.request({
+        answer = await this._pool.request({
           method,
           url,
           headers: this._headers(checked, body !== undefined),
           body,
           timeoutMs: this._timeoutMs,
-          tls: this._tls,
         });
       } catch (e) {
         throw networkError(this._url, `${method} ${path} failed`, e);
@@ -265,7 +266,7 @@ function setupNet(api, transport) {
     }
     /** Release this client's pooled connections (Node: lets the process exit at once). */
     close() {
-      transport.close(this._tls);
+      this._pool.close();
     }
   }
 
@@ -296,7 +297,7 @@ function setupNet(api, transport) {
       this._cluster = o.cluster ?? undefined;
       this._timeoutMs = o.timeoutMs ?? 10000;
       this._rounds = Math.max(1, o.rounds ?? 3);
-      this._tls = { ca: o.ca, cert: o.cert, key: o.key };
+      this._pool = transport.pool({ ca: o.ca, cert: o.cert, key: o.key });
       this._current = 0;
     }
     get peers() {
@@ -312,13 +313,12 @@ function setupNet(api, transport) {
     async _once(url, method, path, body) {
       let answer;
       try {
-        answer = await transport.request({
+        answer = await this._pool.request({
           method,
           url: url + path,
           headers: this._headers(body !== undefined),
           body,
           timeoutMs: this._timeoutMs,
-          tls: this._tls,
         });
       } catch (e) {
         throw networkError(url, `${method} ${path} failed`, e);
@@ -405,13 +405,12 @@ function setupNet(api, transport) {
         const url = this._peers[i];
         let stream;
         try {
-          stream = await transport.stream({
+          stream = await this._pool.stream({
             method: 'GET',
             url: `${url}/v1/log?from=${next}&follow=true`,
             headers: this._headers(false),
             timeoutMs: this._timeoutMs,
             idleMs: 16000, // heartbeats come every 5 s: three missed mean the node is gone
-            tls: this._tls,
           });
         } catch (e) {
           stream = undefined;
@@ -449,7 +448,7 @@ function setupNet(api, transport) {
     }
     /** Release pooled connections. */
     close() {
-      transport.close(this._tls);
+      this._pool.close();
     }
   }
 
