@@ -27,78 +27,80 @@ function setupNodeNet(api) {
     return req;
   };
   const request = (agents, options) => {
-      return new Promise((resolve, reject) => {
-        let done = false;
-        const finish = (f, v) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          f(v);
-        };
-        const req = open(
-          agents,
-          options,
-          (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () =>
-              finish(resolve, { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
-            );
-            res.on('error', (e) => finish(reject, e));
-          },
-          (e) => finish(reject, e),
-        );
-        const timer = setTimeout(() => {
-          finish(reject, new Error(`no answer within ${options.timeoutMs} ms`));
-          req.destroy();
-        }, options.timeoutMs);
-      });
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (f, v) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        f(v);
+      };
+      const req = open(
+        agents,
+        options,
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () =>
+            finish(resolve, { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (e) => finish(reject, e));
+          // After 'end' this does nothing; before it, the answer was cut short.
+          res.on('close', () => finish(reject, new Error('the connection closed before the answer was complete')));
+        },
+        (e) => finish(reject, e),
+      );
+      const timer = setTimeout(() => {
+        finish(reject, new Error(`no answer within ${options.timeoutMs} ms`));
+        req.destroy();
+      }, options.timeoutMs);
+    });
   };
   const stream = (agents, options) =>
-      new Promise((resolve, reject) => {
-        let settled = false;
-        const req = open(
-          agents,
-          options,
-          (res) => {
+    new Promise((resolve, reject) => {
+      let settled = false;
+      const req = open(
+        agents,
+        options,
+        (res) => {
+          settled = true;
+          clearTimeout(timer);
+          res.setEncoding('utf8');
+          const idleMs = options.idleMs ?? 30000;
+          // A stream that says nothing (not even a heartbeat) for idleMs is dead.
+          const chunks = (async function* () {
+            let idle;
+            const arm = () => {
+              clearTimeout(idle);
+              idle = setTimeout(() => res.destroy(new Error(`nothing for ${idleMs} ms`)), idleMs);
+            };
+            arm();
+            try {
+              for await (const chunk of res) {
+                arm();
+                yield chunk;
+              }
+            } finally {
+              clearTimeout(idle);
+            }
+          })();
+          resolve({ status: res.statusCode, headers: res.headers, chunks, close: () => req.destroy() });
+        },
+        (e) => {
+          if (!settled) {
             settled = true;
             clearTimeout(timer);
-            res.setEncoding('utf8');
-            const idleMs = options.idleMs ?? 30000;
-            // A stream that says nothing (not even a heartbeat) for idleMs is dead.
-            const chunks = (async function* () {
-              let idle;
-              const arm = () => {
-                clearTimeout(idle);
-                idle = setTimeout(() => res.destroy(new Error(`nothing for ${idleMs} ms`)), idleMs);
-              };
-              arm();
-              try {
-                for await (const chunk of res) {
-                  arm();
-                  yield chunk;
-                }
-              } finally {
-                clearTimeout(idle);
-              }
-            })();
-            resolve({ status: res.statusCode, headers: res.headers, chunks, close: () => req.destroy() });
-          },
-          (e) => {
-            if (!settled) {
-              settled = true;
-              clearTimeout(timer);
-              reject(e);
-            }
-          },
-        );
-        const timer = setTimeout(() => {
-          if (settled) return;
-          settled = true;
-          req.destroy();
-          reject(new Error(`no answer within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
-      });
+            reject(e);
+          }
+        },
+      );
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        req.destroy();
+        reject(new Error(`no answer within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+    });
   const transport = {
     pool(tls) {
       let plain;

@@ -437,6 +437,10 @@ function setupNet(api, transport) {
               }
               if (buf.length > 64 << 20) break;
             }
+          } catch (e) {
+            // A bad line is the node's fault and ends the follow; a broken connection only
+            // moves it to the next node.
+            if (e instanceof SynodosError) throw e;
           } finally {
             stream.close();
           }
