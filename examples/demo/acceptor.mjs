@@ -2,6 +2,7 @@
 // A synodos acceptor served by Node over two durable FileLogs (DIR/promises, DIR/accepts).
 // Contract for an orchestrator (`make demo`):
 //   node examples/demo/acceptor.mjs --dir D --port P --token-file F --id N --cluster C [--host H]
+//        [--allow-origin ORIGIN,ORIGIN]  (CORS: pages of these origins may call it)
 //   stdout: exactly one line `READY <url>` once it serves; errors go to stderr;
 //   SIGTERM or SIGINT: stop serving, close the logs, exit 0. Exit 1 on a failure to start
 //   (e.g. the port is taken, or DIR is in use or damaged), 2 on a bad command line.
@@ -11,10 +12,11 @@ import path from 'node:path';
 import { Acceptor, FileLog, serve } from '../../bindings/wasm/pkg/node/index.mjs';
 import { parseArgs } from './args.mjs';
 
-const usage = 'usage: acceptor.mjs --dir D --port P --token-file F --id N --cluster C [--host 127.0.0.1]\n';
+const usage =
+  'usage: acceptor.mjs --dir D --port P --token-file F --id N --cluster C [--host 127.0.0.1] [--allow-origin O,O]\n';
 const args = parseArgs(
   process.argv.slice(2),
-  { names: ['dir', 'port', 'token-file', 'id', 'cluster', 'host'], required: ['dir', 'port', 'token-file', 'id', 'cluster'], defaults: { host: '127.0.0.1' } },
+  { names: ['dir', 'port', 'token-file', 'id', 'cluster', 'host', 'allow-origin'], required: ['dir', 'port', 'token-file', 'id', 'cluster'], defaults: { host: '127.0.0.1' } },
   usage,
 );
 
@@ -33,6 +35,7 @@ try {
     token,
     cluster: args.cluster,
     acceptorId: Number(args.id),
+    allowOrigins: args['allow-origin'] ? args['allow-origin'].split(',') : undefined,
   });
   process.stdout.write(`READY ${server.url}\n`);
   let stopping = false;

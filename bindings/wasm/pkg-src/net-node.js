@@ -174,6 +174,7 @@ function setupNodeNet(api) {
         throw new SynodosError('INVALID_ARGUMENT', `invalid argument: the acceptor has no ${m}() method`);
       }
     }
+    const origins = o.allowOrigins === undefined ? [] : [...o.allowOrigins].map(String);
     const tokenDigests = tokens.map(digest);
     let draining = false;
     let closed = false;
@@ -343,17 +344,40 @@ function setupNodeNet(api) {
       }
     };
 
+    // The origin to echo in Access-Control-Allow-Origin, if the request's is allowed.
+    const allowedOrigin = (req) => {
+      const origin = req.headers.origin;
+      if (origins.length === 0 || typeof origin !== 'string') return undefined;
+      return origins.some((x) => x === '*' || x === origin) ? origin : undefined;
+    };
     const handler = (req, res) => {
+      const origin = allowedOrigin(req);
+      if (origin !== undefined) {
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('vary', 'Origin');
+      }
       let url;
       try {
         url = new URL(req.url ?? '/', 'http://x');
       } catch (_) {
         return refuse(res, new Refusal(400, 'BAD_REQUEST', 'a bad request target'));
       }
-      // CORS is off here: a preflight is answered (refused) before the token check, as by
-      // `synodos serve` without --allow-origin.
+      // A CORS preflight carries no token (browsers never send one): answered first.
       if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-        return refuse(res, new Refusal(403, 'FORBIDDEN_ORIGIN', 'CORS is off on this server'));
+        if (origin === undefined) {
+          const why =
+            origins.length === 0
+              ? 'CORS is off: serve with allowOrigins: [ORIGIN] to let a browser page call it'
+              : 'this origin is not allowed: add it to allowOrigins';
+          return refuse(res, new Refusal(403, 'FORBIDDEN_ORIGIN', why));
+        }
+        res.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'authorization, content-type, synodos-cluster, synodos-acceptor',
+          'access-control-max-age': '600',
+        });
+        res.end();
+        return undefined;
       }
       route(req, res, url).catch((e) => {
         if (res.headersSent) {

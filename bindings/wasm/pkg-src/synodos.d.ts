@@ -450,6 +450,9 @@ export interface ServeOptions {
   tls?: { cert: string | Uint8Array; key: string | Uint8Array };
   /** Allow a non-loopback host without TLS and a token. */
   insecure?: boolean;
+  /** Origins whose pages may call this server (CORS; `*` for any). Omitted: CORS is off. A
+   * preflight is answered before the token check; the request itself still needs one. */
+  allowOrigins?: string[];
 }
 
 export interface Server {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { after } from 'node:test';
+import { Acceptor, serve as serveAcceptor } from 'synodos';
 import { binaryPresent, SYNODOS, synodosServe, stopAll, tempDir, tokenFile, removeDir, TOKEN } from '../node/net-helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -62,7 +63,7 @@ after(async () => {
   removeDir(netDir);
 });
 
-test('browser build: HttpAcceptors over fetch append to three `synodos serve` (CORS allows the page)', async () => {
+test('browser build: HttpAcceptors over fetch append to two `synodos serve` and one JS serve() (CORS allows the page)', async () => {
   assert.ok(binaryPresent(), `${SYNODOS} missing: cargo build --release -p synodos-net`);
   const server = await serve();
   const browser = await launch();
@@ -71,8 +72,10 @@ test('browser build: HttpAcceptors over fetch append to three `synodos serve` (C
     const origin = `http://127.0.0.1:${port}`;
     const tokens = tokenFile(netDir);
     const acceptors = await Promise.all(
-      [1, 2, 3].map((id) => synodosServe({ id, cluster: 'web', tokenFile: tokens, extra: ['--allow-origin', origin] })),
+      [1, 2].map((id) => synodosServe({ id, cluster: 'web', tokenFile: tokens, extra: ['--allow-origin', origin] })),
     );
+    const js = await serveAcceptor(new Acceptor(), { token: TOKEN, cluster: 'web', acceptorId: 3, allowOrigins: [origin] });
+    acceptors.push(js);
     const page = await browser.newPage();
     const problems = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -87,6 +90,7 @@ test('browser build: HttpAcceptors over fetch append to three `synodos serve` (C
     assert.equal(result.promisedAbove2p53, true);
     assert.equal(result.promisedLow, 5);
     assert.deepEqual(result.wrong, { code: 'TRANSPORT', status: 401, server: 'UNAUTHORIZED' });
+    await js.close();
   } finally {
     await browser.close();
     server.close();

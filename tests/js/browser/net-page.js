@@ -1,4 +1,4 @@
-// HttpAcceptors over fetch: a ReplicatedLog in the page appends to three `synodos serve`
+// HttpAcceptors over fetch: a ReplicatedLog in the page appends to three served acceptors
 // acceptors (which allow this page's origin by CORS), reads back, and meets a wrong token.
 // The acceptor URLs and the token come in the query string; the result is left in
 // window.__synodosNet for the test to read.

@@ -168,6 +168,28 @@ test('serve() answers hostile requests with the API error bodies and keeps servi
   assert.equal((await client.info()).promised, 65536n);
 });
 
+test('serve() CORS: preflights answered before the token check, only for allowed origins', async () => {
+  const s = await start(new Acceptor(), { token: TOKEN, allowOrigins: ['http://page.example'] });
+  const preflight = (origin) =>
+    raw(s.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+  const ok = await preflight('http://page.example');
+  assert.equal(ok.status, 204);
+  assert.equal(ok.headers['access-control-allow-origin'], 'http://page.example');
+  assert.match(ok.headers['access-control-allow-headers'], /authorization/);
+  const other = await preflight('http://evil.example');
+  assert.equal(other.status, 403);
+  assert.equal(JSON.parse(other.body).code, 'FORBIDDEN_ORIGIN');
+  assert.equal(other.headers['access-control-allow-origin'], undefined);
+  // The request itself still needs the token, and carries the origin back.
+  const r = await raw(s.url, { method: 'GET', path: '/v1/info', headers: { origin: 'http://page.example' } });
+  assert.equal(r.status, 401);
+  assert.equal(r.headers['access-control-allow-origin'], 'http://page.example');
+  const off = await start(new Acceptor(), {});
+  const refused = await raw(off.url, { method: 'OPTIONS', headers: { origin: 'http://page.example', 'access-control-request-method': 'POST' } });
+  assert.equal(refused.status, 403);
+  assert.match(JSON.parse(refused.body).message, /CORS is off/);
+});
+
 test('serve() refuses a non-loopback address without TLS and a token', async () => {
   await assert.rejects(serve(new Acceptor(), { host: '0.0.0.0', token: TOKEN }), (e) => e.code === 'INVALID_ARGUMENT');
   await assert.rejects(serve(new Acceptor(), { token: 'short' }), (e) => e.code === 'INVALID_ARGUMENT');
