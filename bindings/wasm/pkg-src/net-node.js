@@ -176,6 +176,7 @@ function setupNodeNet(api) {
     }
     const origins = o.allowOrigins === undefined ? [] : [...o.allowOrigins].map(String);
     const tokenDigests = tokens.map(digest);
+    const stopStreams = new Set(); // ends each live observe stream (at close: draining)
     let draining = false;
     let closed = false;
     let requests = 0n;
@@ -266,8 +267,16 @@ function setupNodeNet(api) {
       }
       return decodeMessage(kind, text); // a SynodosError INVALID_MESSAGE becomes a 400
     };
-    const granted = (answer) => {
-      if (answer.promised === 0n && answer.slot + 1n > frontier) frontier = answer.slot + 1n;
+    // Live observe streams: each gets every accept granted from its slot on.
+    const followers = new Set();
+    const maxObservers = o.maxObservers ?? 64;
+    const granted = (answer, accepted) => {
+      if (answer.promised !== 0n) return;
+      if (answer.slot + 1n > frontier) frontier = answer.slot + 1n;
+      if (followers.size > 0) {
+        const line = encodeMessage('proposal', accepted) + '\n';
+        for (const f of followers) f(accepted.slot, line);
+      }
     };
     const json = (res, status, body, headers = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -281,7 +290,7 @@ function setupNodeNet(api) {
     };
     const infoBody = async () =>
       `{"acceptor":${acceptorId},"cluster":${JSON.stringify(cluster)},"promised":${await promisedNow()},` +
-      `"frontier":${frontier},"trimmed":0,"observers":0,"requests":${requests},"batches":${requests},` +
+      `"frontier":${frontier},"trimmed":0,"observers":${followers.size},"requests":${requests},"batches":${requests},` +
       `"http1_requests":${requests},"http2_requests":0,"closed":${closed},"version":"js"}`;
 
     const route = async (req, res, url) => {
@@ -309,18 +318,21 @@ function setupNodeNet(api) {
         case '/v1/accept': {
           const m = await decodeBody(req, 'proposal');
           const answer = await acceptor.accept(m);
-          granted(answer);
+          granted(answer, m);
           return json(res, 200, encodeMessage('proposal', answer));
         }
         case '/v1/accept-batch': {
           if (typeof acceptor.acceptBatch !== 'function') throw new Refusal(404, 'NOT_FOUND', 'this acceptor takes no batches');
           const b = await decodeBody(req, 'batch');
           const answer = await acceptor.acceptBatch(b);
-          if (answer.promised === 0n) for (const e of b.entries) granted({ promised: 0n, slot: e.slot });
+          if (answer.promised === 0n) {
+            for (const e of b.entries) granted({ promised: 0n, slot: e.slot }, { id: b.id, slot: e.slot, value: e.value });
+          }
           return json(res, 200, encodeMessage('proposal', answer));
         }
         case '/v1/observe': {
           let slot = 0n;
+          let follow = false;
           for (const [k, v] of url.searchParams) {
             if (k === 'slot') {
               if (!/^\d{1,20}$/.test(v) || BigInt(v) > 0xffffffffffffffffn) {
@@ -328,15 +340,52 @@ function setupNodeNet(api) {
               }
               slot = BigInt(v);
             } else if (k === 'follow') {
-              if (v === 'true' || v === '1' || v === '') {
-                throw new Refusal(400, 'BAD_REQUEST', 'follow=true: this server (JS serve) has no live observe streams yet');
-              }
-              if (v !== 'false' && v !== '0') throw new Refusal(400, 'BAD_REQUEST', `follow=${JSON.stringify(v)}: expected true or false`);
+              if (v === 'true' || v === '1' || v === '') follow = true;
+              else if (v !== 'false' && v !== '0') throw new Refusal(400, 'BAD_REQUEST', `follow=${JSON.stringify(v)}: expected true or false`);
             } else throw new Refusal(400, 'BAD_REQUEST', `unknown parameter ${JSON.stringify(k)}: use slot and follow`);
           }
+          if (!follow) {
+            const proposals = await acceptor.observe({ id: 0n, slot });
+            res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+            res.end(proposals.map((m) => encodeMessage('proposal', m) + '\n').join(''));
+            return undefined;
+          }
+          if (followers.size >= maxObservers) {
+            throw new Refusal(503, 'TOO_MANY_STREAMS', `this server already serves ${maxObservers} observe streams: retry later`);
+          }
+          // Subscribe before reading the range, so no accept falls between them (one may
+          // come twice: delivery is at least once).
+          const early = [];
+          let live = false;
+          let ended = false;
+          let heartbeat;
+          const end = (reason) => {
+            if (ended) return;
+            ended = true;
+            followers.delete(send);
+            clearInterval(heartbeat);
+            res.end(`{"event":"end","reason":"${reason}"}\n`);
+          };
+          const send = (at, line) => {
+            if (at < slot || ended) return;
+            if (!live) early.push(line);
+            // A reader that stopped reading is cut off rather than buffered without bound.
+            else if (res.writableLength > 16 << 20) end('behind');
+            else res.write(line);
+          };
+          followers.add(send);
+          stopStreams.add(end);
+          res.on('close', () => {
+            ended = true;
+            followers.delete(send);
+            stopStreams.delete(end);
+            clearInterval(heartbeat);
+          });
           const proposals = await acceptor.observe({ id: 0n, slot });
           res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-          res.end(proposals.map((m) => encodeMessage('proposal', m) + '\n').join(''));
+          res.write(proposals.map((m) => encodeMessage('proposal', m) + '\n').join('') + early.join(''));
+          live = true;
+          heartbeat = setInterval(() => res.write('{"event":"heartbeat"}\n'), o.heartbeatMs ?? 5000);
           return undefined;
         }
         default:
@@ -423,6 +472,7 @@ function setupNodeNet(api) {
       /** Stop: new requests get 503 DRAINING, open connections are closed once idle. */
       close() {
         draining = true;
+        for (const end of [...stopStreams]) end('draining');
         return new Promise((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -464,7 +464,7 @@ export interface Server {
 }
 
 /** Node build only: serve `acceptor` with the HTTP API of `synodos serve` (/v1/prepare,
- * /v1/accept, /v1/accept-batch, /v1/observe without follow, /v1/info, /healthz). */
+ * /v1/accept, /v1/accept-batch, /v1/observe with or without follow, /v1/info, /healthz). */
 export function serve(
   acceptor: Acceptor | AsyncAcceptor | (AcceptorClient & { observe(request: RequestMessage): Proposal[] | PromiseLike<Proposal[]> }),
   options?: ServeOptions,

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { appendFileSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { Acceptor, FileLog, HttpAcceptor, ReplicatedLog, SynodosError, runLogConformance, serve } from 'synodos';
+import { Acceptor, FileLog, HttpAcceptor, ReplicatedLog, SynodosError, decodeMessage, runLogConformance, serve } from 'synodos';
 import { tempDir, removeDir, TOKEN, tokenFile, SYNODOS, binaryPresent } from './net-helpers.mjs';
 import { enc, dec } from './helpers.mjs';
 
@@ -148,6 +148,7 @@ test('serve() answers hostile requests with the API error bodies and keeps servi
     [{ headers: auth, method: 'GET' }, 405, 'METHOD_NOT_ALLOWED'],
     [{ headers: auth, method: 'GET', path: '/v1/observe?slot=-1' }, 400, 'BAD_REQUEST'],
     [{ headers: auth, method: 'GET', path: '/v1/observe?slot=1&x=2' }, 400, 'BAD_REQUEST'],
+    [{ headers: auth, method: 'GET', path: '/v1/observe?follow=maybe' }, 400, 'BAD_REQUEST'],
     [{ headers: auth, path: '/v1/accept', body: '{"id":1,"slot":0,"value":"***"}' }, 400, 'INVALID_MESSAGE'],
   ];
   for (const [req, status, code] of cases) {
@@ -188,6 +189,51 @@ test('serve() CORS: preflights answered before the token check, only for allowed
   const refused = await raw(off.url, { method: 'OPTIONS', headers: { origin: 'http://page.example', 'access-control-request-method': 'POST' } });
   assert.equal(refused.status, 403);
   assert.match(JSON.parse(refused.body).message, /CORS is off/);
+});
+
+test('serve() observe with follow: the range, then each new accept, heartbeats, end at close', async () => {
+  const acceptor = new Acceptor();
+  acceptor.prepare({ id: 65536n, slot: 0n });
+  acceptor.accept({ id: 65536n, slot: 0n, value: enc('before') });
+  const s = await serve(acceptor, { token: TOKEN, heartbeatMs: 50 });
+  const lines = [];
+  let wake;
+  const next = () => new Promise((resolve) => (wake = resolve));
+  let ended;
+  const done = new Promise((resolve) => (ended = resolve));
+  const req = http.get(`${s.url}/v1/observe?slot=0&follow=true`, { headers: { authorization: `Bearer ${TOKEN}` }, agent: false }, (res) => {
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'application/x-ndjson');
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (c) => {
+      buf += c;
+      let at;
+      while ((at = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, at));
+        buf = buf.slice(at + 1);
+        wake?.();
+      }
+    });
+    res.on('end', ended);
+  });
+  req.on('error', () => {});
+  const waitFor = async (pred) => {
+    while (!lines.some(pred)) await next();
+  };
+  // Slot 0 is omitted on the wire (omitempty): the range's one line has no "slot".
+  const proposalAt = (slot) => (l) => !l.startsWith('{"event"') && decodeMessage('proposal', l).slot === slot;
+  await waitFor(proposalAt(0n));
+  const client = new HttpAcceptor(s.url, { token: TOKEN });
+  clients.push(client);
+  assert.equal((await client.info()).observers, 1n);
+  await client.accept({ id: 65536n, slot: 1n, value: enc('live') });
+  await waitFor(proposalAt(1n));
+  assert.equal(dec(decodeMessage('proposal', lines.find(proposalAt(1n))).value), 'live');
+  await waitFor((l) => l === '{"event":"heartbeat"}');
+  await s.close();
+  await done;
+  assert.equal(lines.at(-1), '{"event":"end","reason":"draining"}');
 });
 
 test('serve() refuses a non-loopback address without TLS and a token', async () => {
