@@ -1,7 +1,7 @@
 # JavaScript binding: the `synodos` npm package (bindings/wasm) and its tests (tests/js).
 # `make test-js` installs what it needs (scripts/setup-js.sh), builds the package, and runs
 # the Node suites and the headless Chromium test.
-.PHONY: setup-js build-js test-js bench-js
+.PHONY: setup-js build-js test-js bench-js build-net-bin
 JS_TESTS := tests/js
 
 setup-js:
@@ -11,9 +11,14 @@ build-js: setup-js
 	bash bindings/wasm/build.sh
 	cd $(JS_TESTS) && npm ci --no-audit --no-fund
 
+# The network suites (tests/js/node/net-*.test.mjs) run the Rust `synodos` binary, found in
+# $CARGO_TARGET_DIR (or target/)/release, or at $SYNODOS_BIN.
+build-net-bin:
+	cargo build --release -p synodos-net
+
 # Every test process loads node/panic-guard.mjs: a file fails if synodos panicked in it
 # unannounced (see there).
-test-js: build-js
+test-js: build-js build-net-bin
 	cd $(JS_TESTS) && npx tsc -p tsconfig.json
 	cd $(JS_TESTS) && node --import ./node/panic-guard.mjs --test node/ browser/
 

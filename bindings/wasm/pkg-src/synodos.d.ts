@@ -96,6 +96,19 @@ export interface AcceptorClient {
   accept(proposal: ProposalMessage): Proposal | PromiseLike<Proposal>;
   /** Needed only by `ReplicatedLog.read`/`wait`/`entries`. */
   observe?(request: RequestMessage): Proposal[] | PromiseLike<Proposal[]>;
+  /** Optional: a leader's batch (many slots, one ballot) as one call; without it, one
+   * `accept` per entry. Answered as to one accept. */
+  acceptBatch?(batch: BatchMessage): Proposal | PromiseLike<Proposal>;
+}
+
+/** A leader's phase 2a for many slots at one ballot (`POST /v1/accept-batch`). */
+export interface Batch {
+  id: U64;
+  entries: Array<{ slot: U64; value: Uint8Array }>;
+}
+export interface BatchMessage {
+  id: bigint;
+  entries: Array<{ slot: bigint; value: Uint8Array }>;
 }
 
 /** A log record: `[id, data]`. */
@@ -128,6 +141,10 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'ID_EXHAUSTED'
   | 'CLOSED'
+  /** A slot below what an acceptor still holds (over HTTP: a 409 with `slot` and `first`). */
+  | 'TRIMMED'
+  /** Two values at one ballot and slot. */
+  | 'PROTOCOL_VIOLATION'
   /** The wasm instance hit an internal error (a bug) and restarted: every Promise still
    * pending then rejects with this code (its value may or may not have been chosen). */
   | 'PANIC';
@@ -149,6 +166,11 @@ export class SynodosError extends Error {
   readonly acceptor?: number;
   /** REJECTED: the ballot the acceptor had promised. */
   readonly promised?: bigint;
+  /** Network errors (HttpAcceptor, NodeClient): the HTTP status (0: no answer, or refused by
+   * the client itself on first contact, e.g. another cluster). */
+  readonly status?: number;
+  /** Network errors with an answer: the server's error body. */
+  readonly server?: { code: string; message: string };
 }
 
 /** A source of ballots, shared by proposers of one node. */
@@ -201,6 +223,9 @@ export class Acceptor {
   prepare(request: Request): PromiseMessage;
   accept(proposal: Proposal): ProposalMessage;
   observe(request: Request): ProposalMessage[];
+  /** Phase 2b for many slots at one ballot: all taken in one write, or none; answered as
+   * to one accept (`promised` set when refused). */
+  acceptBatch(batch: Batch): ProposalMessage;
   /** Forget accepted proposals below `slot`. */
   trim(slot: U64): void;
   /** The highest ballot promised. */
@@ -276,16 +301,18 @@ export class ReplicatedLog {
   free(): void;
 }
 
-export type MessageKind = 'request' | 'promise' | 'proposal';
+export type MessageKind = 'request' | 'promise' | 'proposal' | 'batch';
 
 /** Encode a message as wire JSON (the ancestor's field names, bytes as base64). */
 export function encodeMessage(kind: 'request', message: Request): string;
 export function encodeMessage(kind: 'promise', message: PaxosPromise): string;
 export function encodeMessage(kind: 'proposal', message: Proposal): string;
+export function encodeMessage(kind: 'batch', message: Batch): string;
 /** Decode wire JSON; throws SynodosError INVALID_MESSAGE. */
 export function decodeMessage(kind: 'request', json: string): RequestMessage;
 export function decodeMessage(kind: 'promise', json: string): PromiseMessage;
 export function decodeMessage(kind: 'proposal', json: string): ProposalMessage;
+export function decodeMessage(kind: 'batch', json: string): BatchMessage;
 
 /** Run the core's storage conformance kit against a JS log. `open(name)` returns the log
  * stored under `name` (a second `open` of a name is a reopen). Returns the checks passed;
@@ -298,6 +325,165 @@ export function runLogConformanceAsync(open: (name: string) => AsyncLog | Promis
 
 /** How many acceptors make a majority of `n`. */
 export function majority(n: number): number;
+
+
+// ---- The network (see the package README): HttpAcceptor, NodeClient; in the Node build
+// also serve() and FileLog. The HTTP API is synodos-net's (net/README.md). ----
+
+/** The error body of a non-200 answer: the `cause` of the SynodosError it became. */
+export class ApiError extends Error {
+  readonly name: 'ApiError';
+  /** The HTTP status (0: a refusal by the client on first contact). */
+  readonly status: number;
+  /** The server's code: UNAUTHORIZED, WRONG_CLUSTER, TOO_LARGE, DRAINING, ... */
+  readonly code: string;
+  readonly serverMessage: string;
+}
+
+/** TLS material for `https://` URLs (PEM). Node only; browsers use their own trust. */
+export interface TlsOptions {
+  /** The CA that signed the server's certificate. */
+  ca?: string | Uint8Array;
+  /** A client certificate and key, for servers that ask (mTLS). */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+}
+
+export interface HttpAcceptorOptions extends TlsOptions {
+  /** Sent as `Authorization: Bearer TOKEN`. */
+  token?: string;
+  /** Expect this cluster (sent as `synodos-cluster`; another is refused on first contact). */
+  cluster?: string;
+  /** Expect this acceptor id on first contact. */
+  acceptorId?: U64;
+  /** The longest one request may take (10000). */
+  timeoutMs?: number;
+}
+
+/** `GET /v1/info`, every integer a `bigint`. */
+export interface AcceptorInfo {
+  acceptor: bigint;
+  cluster: string;
+  promised: bigint;
+  frontier: bigint;
+  trimmed: bigint;
+  observers: bigint;
+  requests: bigint;
+  batches: bigint;
+  http1_requests: bigint;
+  http2_requests: bigint;
+  closed: boolean;
+  version: string;
+  /** Nodes only: the node id this one takes for the leader (0: none yet). */
+  leader?: bigint;
+  /** Nodes only: every slot below it is in this node's log. */
+  chosen_up_to?: bigint;
+}
+
+/** An acceptor served over HTTP (`synodos serve`, or `serve()`): goes wherever acceptors
+ * go. On first contact it reads `/v1/info` and then names the acceptor and cluster in every
+ * request. A non-200 answer rejects with a SynodosError (TRANSPORT, or the protocol code)
+ * with `status`, `server` and an `ApiError` cause; a 200 with `promised` is a rejection as
+ * in process. Node: node:http(s) with a keep-alive Agent; browsers: fetch. */
+export class HttpAcceptor implements AcceptorClient {
+  constructor(url: string, options?: HttpAcceptorOptions);
+  readonly url: string;
+  /** Found on first contact. */
+  readonly acceptorId: bigint | undefined;
+  /** Make first contact now; resolves to the acceptor id. */
+  check(): Promise<bigint>;
+  prepare(request: Request): Promise<PromiseMessage>;
+  accept(proposal: Proposal): Promise<ProposalMessage>;
+  /** One `POST /v1/accept-batch` (to a server without it: one accept per entry). */
+  acceptBatch(batch: Batch): Promise<ProposalMessage>;
+  /** `GET /v1/observe?slot=N`: what the acceptor accepted from `request.slot` on. */
+  observe(request: Request): Promise<ProposalMessage[]>;
+  info(): Promise<AcceptorInfo>;
+  /** Release pooled connections (Node: every client of the process). */
+  close(): void;
+}
+
+export interface NodeClientOptions extends TlsOptions {
+  token?: string;
+  cluster?: string;
+  /** The longest one request may take (10000). */
+  timeoutMs?: number;
+  /** How many times each node is tried before a call gives up (3). */
+  rounds?: number;
+}
+
+/** A client of a cluster's nodes (`synodos serve --peers`). Tries the nodes in turn (a node
+ * that cannot be reached or answers 5xx is left for the next), and after an answer naming
+ * the leader sends the next calls there. Delivery of appends is at least once. */
+export class NodeClient {
+  constructor(peers: string[], options?: NodeClientOptions);
+  readonly peers: string[];
+  append(value: Uint8Array): Promise<Entry>;
+  /** The single decree (slot 0): resolves to the value chosen, maybe another's. */
+  propose(value: Uint8Array): Promise<Uint8Array>;
+  /** Up to `limit` (at most 10000) entries from `from` on, as the node asked has learned them. */
+  read(from?: U64, limit?: number): Promise<Entry[]>;
+  /** Every chosen entry from `from` on, then each new one; `break` to stop. */
+  follow(from?: U64): AsyncGenerator<Entry, never, undefined>;
+  /** Every node's `/v1/info`, in peer order. */
+  info(): Promise<Array<{ url: string; info?: AcceptorInfo; error?: SynodosError }>>;
+  close(): void;
+}
+
+export interface ServeOptions {
+  /** Default 127.0.0.1. A non-loopback host needs `tls` and a token (or `insecure`). */
+  host?: string;
+  /** Default 0: any free port (see `Server.url`). */
+  port?: number;
+  /** Bearer token(s) required (at least 16 characters each); omitted: none. */
+  token?: string | string[];
+  /** Default "default". A request naming another cluster gets 403. */
+  cluster?: string;
+  /** Default 1. Unique in the cluster. */
+  acceptorId?: U64;
+  /** Largest request body in bytes (1 MiB); more is a 413. */
+  maxBody?: number;
+  /** A request body must arrive within this (30000 ms; 408 after). */
+  requestTimeoutMs?: number;
+  maxConnections?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string | Uint8Array; key: string | Uint8Array };
+  /** Allow a non-loopback host without TLS and a token. */
+  insecure?: boolean;
+  /** Origins whose pages may call this server (CORS; `*` for any). Omitted: CORS is off. A
+   * preflight is answered before the token check; the request itself still needs one. */
+  allowOrigins?: string[];
+}
+
+export interface Server {
+  /** `http://127.0.0.1:PORT` (with the real port). */
+  readonly url: string;
+  readonly port: number;
+  /** Stop: new requests get 503 DRAINING, connections close; resolves once closed. */
+  close(): Promise<void>;
+}
+
+/** Node build only: serve `acceptor` with the HTTP API of `synodos serve` (/v1/prepare,
+ * /v1/accept, /v1/accept-batch, /v1/observe with or without follow, /v1/info, /healthz). */
+export function serve(
+  acceptor: Acceptor | AsyncAcceptor | (AcceptorClient & { observe(request: RequestMessage): Proposal[] | PromiseLike<Proposal[]> }),
+  options?: ServeOptions,
+): Promise<Server>;
+
+/** Node build only: a durable `Log` in a directory (`DIR/log`, append-only frames with a
+ * CRC-32, fdatasync before return; a torn tail is truncated on open, damage in the middle
+ * fails the open with its offset). Passes `runLogConformance`. */
+export class FileLog implements Log {
+  constructor(dir: string);
+  static open(dir: string): FileLog;
+  record(id: bigint, data: Uint8Array): void;
+  recordBatch(records: LogRecord[]): void;
+  last(): LogRecord | null;
+  range(start: bigint, stop: bigint, visit: (id: bigint, data: Uint8Array) => void): void;
+  trim(before: bigint): void;
+  /** Close the file and release the directory's lock. */
+  close(): void;
+}
 
 declare const synodos: {
   SynodosError: typeof SynodosError;
@@ -313,5 +499,12 @@ declare const synodos: {
   runLogConformance: typeof runLogConformance;
   runLogConformanceAsync: typeof runLogConformanceAsync;
   majority: typeof majority;
+  HttpAcceptor: typeof HttpAcceptor;
+  NodeClient: typeof NodeClient;
+  ApiError: typeof ApiError;
+  /** Node build only. */
+  serve: typeof serve;
+  /** Node build only. */
+  FileLog: typeof FileLog;
 };
 export default synodos;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use js_sys::{Function, Promise as JsPromise};
-use synodos::{AcceptorClient, Error, Promise, Proposal, Request, Result, Sleeper};
+use synodos::{AcceptorClient, Batch, Error, Promise, Proposal, Request, Result, Sleeper};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -43,6 +43,8 @@ pub(crate) struct JsClient {
     prepare: Function,
     accept: Function,
     observe: Option<Function>,
+    /// Optional: a client that can send a whole batch as one request (e.g. `HttpAcceptor`).
+    accept_batch: Option<Function>,
 }
 
 impl JsClient {
@@ -57,7 +59,13 @@ impl JsClient {
             })
         };
         let (prepare, accept) = (need("prepare")?, need("accept")?);
-        Ok(JsClient { prepare, accept, observe: jsread::method(&obj, "observe")?, obj })
+        Ok(JsClient {
+            prepare,
+            accept,
+            observe: jsread::method(&obj, "observe")?,
+            accept_batch: jsread::method(&obj, "acceptBatch")?,
+            obj,
+        })
     }
 
     /// Call `f(arg)`: a thrown exception or a rejected Promise becomes a transport error
@@ -96,6 +104,17 @@ impl AcceptorClient for Client {
             Client::Local(a) => a.with(|a| a.accept(proposal)),
             Client::LocalAsync(a) => a.accept(proposal).await,
             Client::Js(c) => msg::proposal_from(&c.call("accept", &c.accept, msg::proposal_to(proposal)).await?),
+        }
+    }
+
+    async fn accept_batch(&self, batch: &Batch) -> Result<Proposal> {
+        match self {
+            Client::Local(a) => a.with(|a| a.accept_batch(batch)),
+            Client::LocalAsync(a) => a.accept_batch(batch).await,
+            Client::Js(c) => match &c.accept_batch {
+                Some(f) => msg::proposal_from(&c.call("acceptBatch", f, msg::batch_to(batch)).await?),
+                None => synodos::driver::client::accept_each(self, batch).await,
+            },
         }
     }
 

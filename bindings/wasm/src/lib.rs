@@ -126,6 +126,14 @@ impl Acceptor {
         self.local.with(|a| a.accept(&p)).map(|p| msg::proposal_to(&p)).js()
     }
 
+    /// Phase 2b for many slots at one ballot (`{id, entries: [{slot, value}, ...]}`): all
+    /// taken in one write, or none; answered as to one accept (`promised` set when refused).
+    #[wasm_bindgen(js_name = acceptBatch)]
+    pub fn accept_batch(&self, batch: JsValue) -> Result<JsValue, JsValue> {
+        let b = msg::batch_from(&batch).arg()?;
+        self.local.with(|a| a.accept_batch(&b)).map(|p| msg::proposal_to(&p)).js()
+    }
+
     /// Every proposal accepted for slots `>= request.slot` (the highest ballot per slot).
     pub fn observe(&self, request: JsValue) -> Result<js_sys::Array, JsValue> {
         let r = msg::request_from(&request).arg()?;

@@ -39,3 +39,17 @@ test('exports map: types, node (import/require) and browser builds; same .wasm i
     assert.match(readFileSync(path.join(dir, glue), 'utf8'), /FinalizationRegistry/);
   }
 });
+
+test('the network API: both builds have HttpAcceptor and NodeClient; serve and FileLog are Node only', async () => {
+  const cjs = require('synodos');
+  for (const name of ['HttpAcceptor', 'NodeClient', 'ApiError', 'serve', 'FileLog']) {
+    assert.equal(typeof cjs[name], 'function', name);
+    assert.equal(cjs[name], esm[name], `${name} is the same object`);
+  }
+  const dir = path.dirname(require.resolve('synodos/package.json'));
+  const web = readFileSync(path.join(dir, 'web/index.js'), 'utf8');
+  const exported = web.match(/export const \{ ([^}]*) \}/)[1].split(',').map((s) => s.trim());
+  assert.ok(exported.includes('HttpAcceptor') && exported.includes('NodeClient'));
+  assert.ok(!exported.includes('serve') && !exported.includes('FileLog'), 'no node:http or fs in the browser build');
+  assert.doesNotMatch(web, /require\('node:/);
+});

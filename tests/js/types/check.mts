@@ -71,3 +71,38 @@ new Proposer([{ prepare: () => acceptors[0].prepare({ id: 1n }) }], { nodeId: 1 
 decodeMessage('nonsense', '{}');
 
 export { entry, slot, ballot, p, json, checks, errors };
+
+// The network API (types only: tsc does not run this).
+import { FileLog, HttpAcceptor, NodeClient, serve, Server, AcceptorInfo } from 'synodos';
+async function network(): Promise<void> {
+  const server: Server = await serve(new Acceptor(new FileLog('/tmp/p'), FileLog.open('/tmp/a')), {
+    token: 'x'.repeat(16),
+    cluster: 'c',
+    acceptorId: 1,
+  });
+  const remote = new HttpAcceptor(server.url, { token: 'x'.repeat(16), cluster: 'c', acceptorId: 1n });
+  const info: AcceptorInfo = await remote.info();
+  const promised: bigint = info.promised;
+  const viaHttp = new ReplicatedLog([remote], { nodeId: 4 });
+  await viaHttp.append(new Uint8Array([1]));
+  try {
+    await remote.check();
+  } catch (e) {
+    if (e instanceof SynodosError && e.code === 'TRANSPORT') {
+      const status: number | undefined = e.status;
+      const serverCode: string | undefined = e.server?.code;
+      void [status, serverCode];
+    }
+  }
+  const nodes = new NodeClient([server.url], { token: 'x' });
+  const appended: Entry = await nodes.append(new Uint8Array([2]));
+  for await (const e of nodes.follow(appended.slot)) {
+    const s: bigint = e.slot;
+    void s;
+    break;
+  }
+  remote.close();
+  await server.close();
+  void promised;
+}
+void network;
