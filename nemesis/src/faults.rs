@@ -70,6 +70,8 @@ pub(crate) struct Nemesis<'a> {
     pub env: Vec<(String, String)>,
     /// Problems the nemesis itself saw (a node that exited on its own, a disk that answered).
     pub problems: Vec<String>,
+    /// How often a fault that picks one node picks the leader.
+    pub leader_bias: f64,
     probes: u64,
 }
 
@@ -94,6 +96,7 @@ impl<'a> Nemesis<'a> {
             bug_binary,
             env,
             problems: Vec::new(),
+            leader_bias: 0.5,
             probes: 0,
         }
     }
@@ -119,7 +122,7 @@ impl<'a> Nemesis<'a> {
 
     async fn target(&mut self) -> usize {
         let n = self.cluster.nodes.len();
-        if self.rng.gen_bool(0.5) {
+        if self.rng.gen_bool(self.leader_bias.clamp(0.0, 1.0)) {
             if let Some(l) = self.leader().await {
                 return l;
             }

@@ -60,6 +60,13 @@ struct Args {
     /// The run's directory (data, node logs, history.jsonl); emptied first.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// How often a fault aimed at one node (kill, pause, partition, one-way, delay) aims at
+    /// the leader.
+    #[arg(long, default_value_t = 0.5)]
+    leader_bias: f64,
+    /// How long the nodes may take to catch up with each other after the final heal.
+    #[arg(long, default_value_t = 30.0)]
+    catch_up_seconds: f64,
     /// Exit 0 only when a violation is found (for runs against injected bugs).
     #[arg(long)]
     expect_violation: bool,
@@ -155,6 +162,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         bug_binary.clone(),
         env.clone(),
     );
+    nemesis.leader_bias = args.leader_bias;
     // Ready: every node printed its ready line; the cluster is ready once an append succeeds.
     let first = nemesis.recover(Duration::from_secs(30)).await;
     let Some(first) = first else { return Err("no append succeeded within 30 s of the start".into()) };
@@ -242,7 +250,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     drop(nemesis);
 
     // Catch-up: every node's learner reaches the same length, then each log is read.
-    let logs = catch_up_and_read(&mut cluster, &mut problems).await;
+    let limit = Duration::from_secs_f64(args.catch_up_seconds);
+    let logs = catch_up_and_read(&mut cluster, &mut problems, limit).await;
     history.flush();
     for (id, log) in &logs {
         let text: String = log.iter().map(|(s, v)| format!("{s}\t{v}\n")).collect();
@@ -333,8 +342,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 }
 
 /// Wait until every node's learner holds as many entries as the others, unchanged for 1 s
-/// (at most 30 s), then read every log from slot 0.
-async fn catch_up_and_read(cluster: &mut Cluster, problems: &mut Vec<String>) -> Vec<(u64, Vec<(u64, String)>)> {
+/// (at most `limit`), then read every log from slot 0.
+async fn catch_up_and_read(
+    cluster: &mut Cluster,
+    problems: &mut Vec<String>,
+    limit: Duration,
+) -> Vec<(u64, Vec<(u64, String)>)> {
     let started = Instant::now();
     let mut stable_since: Option<(Vec<u64>, Instant)> = None;
     loop {
@@ -352,8 +365,8 @@ async fn catch_up_and_read(cluster: &mut Cluster, problems: &mut Vec<String>) ->
             Some((prev, _)) if same && *prev == lens => {}
             _ => stable_since = Some((lens.clone(), Instant::now())),
         }
-        if started.elapsed() > Duration::from_secs(30) {
-            problems.push(format!("the nodes did not catch up within 30 s of the end (chosen_up_to {lens:?})"));
+        if started.elapsed() > limit {
+            problems.push(format!("the nodes did not catch up within {limit:?} of the end (chosen_up_to {lens:?})"));
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
