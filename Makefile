@@ -17,9 +17,10 @@ help:
 	@echo "make demo   - run the main example (three acceptors, two competing proposers, a log)"
 	@echo "make test   - every test suite: Rust, Python, JS (Node + Chromium), C (ASan + valgrind), network"
 	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
+	@echo "make nemesis - about 10 min of faults on real nodes, then the checker (NEMESIS_SECONDS, NEMESIS_SEED, NEMESIS_NODES)"
 	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net|bench-node - one benchmark"
 
-test: lint test-rust test-python test-js test-c test-net
+test: lint test-rust test-python test-js test-c test-net test-nemesis
 	@echo "make test: all suites passed"
 
 demo: demo-rust

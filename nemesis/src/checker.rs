@@ -235,11 +235,8 @@ pub(crate) fn excerpt(events: &[Value], v: &Violation) -> Vec<Value> {
 pub(crate) fn log_window(logs: &[(u64, Vec<(u64, String)>)], slots: &[u64]) -> BTreeMap<u64, Vec<(u64, String)>> {
     let mut out = BTreeMap::new();
     for (id, log) in logs {
-        let near: Vec<(u64, String)> = log
-            .iter()
-            .filter(|(s, _)| slots.iter().any(|x| s.abs_diff(*x) <= 3))
-            .cloned()
-            .collect();
+        let near: Vec<(u64, String)> =
+            log.iter().filter(|(s, _)| slots.iter().any(|x| s.abs_diff(*x) <= 3)).cloned().collect();
         out.insert(*id, near);
     }
     out

@@ -70,14 +70,14 @@ pub(crate) async fn run(spec: ClientSpec, history: Arc<History>, stop: Arc<Atomi
             match result {
                 Ok(Ok(entry)) => {
                     highest.fetch_max(entry.slot, Ordering::Relaxed);
-                    history.record(json!({"type": "ok", "process": p, "f": "append", "value": value, "slot": entry.slot}));
+                    history
+                        .record(json!({"type": "ok", "process": p, "f": "append", "value": value, "slot": entry.slot}));
                 }
                 Ok(Err(e)) => history.record(
                     json!({"type": outcome(&e), "process": p, "f": "append", "value": value, "error": e.to_string()}),
                 ),
-                Err(_) => history.record(
-                    json!({"type": "info", "process": p, "f": "append", "value": value, "error": "timed out"}),
-                ),
+                Err(_) => history
+                    .record(json!({"type": "info", "process": p, "f": "append", "value": value, "error": "timed out"})),
             }
         } else {
             let node = rng.gen_range(0..readers.len());
@@ -86,18 +86,15 @@ pub(crate) async fn run(spec: ClientSpec, history: Arc<History>, stop: Arc<Atomi
             let result = tokio::time::timeout(OP_TIMEOUT, readers[node].read(from, 40)).await;
             match result {
                 Ok(Ok(entries)) => {
-                    let entries: Vec<_> = entries
-                        .iter()
-                        .map(|e| json!([e.slot, String::from_utf8_lossy(&e.value)]))
-                        .collect();
+                    let entries: Vec<_> =
+                        entries.iter().map(|e| json!([e.slot, String::from_utf8_lossy(&e.value)])).collect();
                     history.record(json!({"type": "ok", "process": p, "f": "read", "node": node + 1, "from": from, "entries": entries}));
                 }
                 Ok(Err(e)) => history.record(
                     json!({"type": "fail", "process": p, "f": "read", "node": node + 1, "error": e.to_string()}),
                 ),
-                Err(_) => history.record(
-                    json!({"type": "fail", "process": p, "f": "read", "node": node + 1, "error": "timed out"}),
-                ),
+                Err(_) => history
+                    .record(json!({"type": "fail", "process": p, "f": "read", "node": node + 1, "error": "timed out"})),
             }
         }
         // A little room for the other tenants of the machine.

@@ -124,12 +124,20 @@ impl NodeProc {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
                     self.child = None;
-                    return Err(format!("node {} exited ({status}) before serving; see {}", self.id, self.log.display()));
+                    return Err(format!(
+                        "node {} exited ({status}) before serving; see {}",
+                        self.id,
+                        self.log.display()
+                    ));
                 }
             }
             if Instant::now() > deadline {
                 self.kill();
-                return Err(format!("node {} did not print its ready line in 30 s; see {}", self.id, self.log.display()));
+                return Err(format!(
+                    "node {} did not print its ready line in 30 s; see {}",
+                    self.id,
+                    self.log.display()
+                ));
             }
         }
     }
@@ -194,7 +202,12 @@ fn free_port() -> Result<SocketAddr, String> {
 
 impl Cluster {
     /// Make the proxies and start `n` nodes with data under `dir`.
-    pub(crate) async fn start(n: usize, dir: &Path, binary: &Path, env: &[(String, String)]) -> Result<Cluster, String> {
+    pub(crate) async fn start(
+        n: usize,
+        dir: &Path,
+        binary: &Path,
+        env: &[(String, String)],
+    ) -> Result<Cluster, String> {
         let addrs = (0..n).map(|_| free_port()).collect::<Result<Vec<_>, _>>()?;
         let mut links = BTreeMap::new();
         for i in 0..n {

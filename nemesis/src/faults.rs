@@ -321,8 +321,9 @@ impl<'a> Nemesis<'a> {
             let r = tokio::time::timeout(crate::clients::OP_TIMEOUT, client.append(value.clone().into_bytes())).await;
             match r {
                 Ok(Ok(entry)) => {
-                    self.history
-                        .record(json!({"type": "ok", "process": "probe", "f": "append", "value": value, "slot": entry.slot}));
+                    self.history.record(
+                        json!({"type": "ok", "process": "probe", "f": "append", "value": value, "slot": entry.slot}),
+                    );
                     let ms = self.history.now_ms() - healed;
                     self.recoveries.push(ms);
                     self.history.fault("recovered", json!({"ms": ms}));

@@ -149,7 +149,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         dir.display()
     );
     let history = Arc::new(History::create(&dir.join("history.jsonl"))?);
-    history.record(json!({"type": "fault", "fault": "start", "detail": {"seed": seed, "nodes": args.nodes, "bug": label}}));
+    history.record(
+        json!({"type": "fault", "fault": "start", "detail": {"seed": seed, "nodes": args.nodes, "bug": label}}),
+    );
 
     let mut cluster = Cluster::start(args.nodes, &dir, &node_binary, &env).await?;
     let urls = cluster.urls();
@@ -266,10 +268,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     match recovery {
         Some(ms) if ms > args.recovery_bound_ms => report.violations.push(checker::Violation {
-            what: format!(
-                "the final recovery took {ms:.0} ms, above the bound of {:.0} ms",
-                args.recovery_bound_ms
-            ),
+            what: format!("the final recovery took {ms:.0} ms, above the bound of {:.0} ms", args.recovery_bound_ms),
             values: vec![],
             slots: vec![],
         }),
@@ -381,7 +380,8 @@ async fn catch_up_and_read(
             Ok(client) => loop {
                 match client.read(log.len() as u64, 10_000).await {
                     Ok(entries) if entries.is_empty() => break,
-                    Ok(entries) => log.extend(entries.into_iter().map(|e| (e.slot, String::from_utf8_lossy(&e.value).into_owned()))),
+                    Ok(entries) => log
+                        .extend(entries.into_iter().map(|e| (e.slot, String::from_utf8_lossy(&e.value).into_owned()))),
                     Err(e) => {
                         problems.push(format!("cannot read node {}'s log: {e}", node.id));
                         break;
