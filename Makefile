@@ -19,9 +19,10 @@ help:
 	@echo "make demo-rust - the Rust example in one process (three acceptors, two competing proposers, a log)"
 	@echo "make test   - every test suite: Rust, Python, JS (Node + Chromium), C (ASan + valgrind), network"
 	@echo "make sim-long, make crash-long, make bench - the long runs (see README)"
+	@echo "make nemesis - about 10 min of faults on real nodes, then the checker (NEMESIS_SECONDS, NEMESIS_SEED, NEMESIS_NODES)"
 	@echo "make bench-rust|bench-filelog|bench-python|bench-js|bench-c|bench-net|bench-node - one benchmark"
 
-test: lint test-rust test-python test-js test-c test-net test-demo
+test: lint test-rust test-python test-js test-c test-net test-demo test-nemesis
 	@echo "make test: all suites passed"
 
 

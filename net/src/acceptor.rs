@@ -165,6 +165,13 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
         ServedAcceptor { engine: Engine::Shared(acceptor), inline: false }
     }
 
+    #[cfg(feature = "nemesis-bugs")]
+    #[doc(hidden)]
+    /// Test-only (`nemesis-bugs`): [`new`](Self::new) with a protocol bug injected.
+    pub fn new_mutated(promise_log: P, accept_log: A, mutation: Option<synodos::Mutation>) -> Result<Self> {
+        Ok(ServedAcceptor { acceptor: Acceptor::new_mutated(promise_log, accept_log, mutation)?, inline: false })
+    }
+
     /// Run the acceptor on the server's connection threads, one request at a time under a
     /// lock, instead of on a thread of its own that writes requests in batches. Only for logs
     /// whose writes never block (memory logs, which [`in_memory`](ServedAcceptor::in_memory)

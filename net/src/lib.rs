@@ -46,6 +46,9 @@ mod acceptor;
 pub mod api;
 mod client;
 mod error;
+#[cfg(feature = "nemesis-bugs")]
+#[doc(hidden)]
+pub mod nemesis;
 pub mod node;
 mod server;
 mod tls;

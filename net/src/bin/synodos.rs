@@ -251,6 +251,10 @@ fn run_serve(args: ServeArgs) -> Result<(), Fatal> {
         Some(dir) => {
             let lock = data_dir::lock(dir)?;
             data_dir::check_identity(dir, args.id, &args.cluster)?;
+            #[cfg(feature = "nemesis-bugs")]
+            if let Some(server) = nemesis_serve(dir, &args, addr, &options, &node)? {
+                return wait_then_stop(server, &args, Some(lock));
+            }
             let acceptor = ServedAcceptor::open_dir(dir).map_err(|e| open_failure(dir, args.id, e))?;
             let server = match node {
                 Some(node) => serve_node(acceptor, addr, options, NodeOptions { data: Some(dir.clone()), ..node }),
@@ -269,6 +273,51 @@ fn run_serve(args: ServeArgs) -> Result<(), Fatal> {
             wait_then_stop(server, &args, None)
         }
     }
+}
+
+/// Test-only (`nemesis-bugs`): serve with the injected disk failure or bug that the
+/// environment names (see `synodos_net::nemesis`), or `None` when it names none.
+#[cfg(feature = "nemesis-bugs")]
+fn nemesis_serve(
+    dir: &Path,
+    args: &ServeArgs,
+    addr: SocketAddr,
+    options: &ServeOptions,
+    node: &Option<NodeOptions>,
+) -> Result<Option<synodos_net::Server>, Fatal> {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+    use synodos_net::nemesis::{disk_fail_after, Bug, FailingLog, LazyLog};
+    type Boxed = Box<dyn synodos::Log + Send>;
+    let bug = Bug::from_env().map_err(|e| Fatal::new(2, e))?;
+    let fail_after = disk_fail_after().map_err(|e| Fatal::new(2, e))?;
+    if bug.is_none() && fail_after.is_none() {
+        return Ok(None);
+    }
+    tracing::warn!("nemesis-bugs: injected bug {bug:?}, disk failure after {fail_after:?} writes: a test build");
+    let open = |name: &str| synodos::FileLog::open(dir.join(name)).map_err(|e| open_failure(dir, args.id, e));
+    let mut promises: Boxed = Box::new(open("promises")?);
+    let mut accepts: Boxed = Box::new(open("accepts")?);
+    if bug == Some(Bug::LazyFsync) {
+        promises = Box::new(LazyLog::new(promises));
+        accepts = Box::new(LazyLog::new(accepts));
+    }
+    if let Some(n) = fail_after {
+        let budget = Arc::new(AtomicU64::new(n));
+        promises = Box::new(FailingLog::new(promises, budget.clone()));
+        accepts = Box::new(FailingLog::new(accepts, budget));
+    }
+    let acceptor = ServedAcceptor::new_mutated(promises, accepts, bug.and_then(Bug::acceptor_mutation))
+        .map_err(|e| open_failure(dir, args.id, e))?;
+    let server = match node.clone() {
+        Some(node) => {
+            let node = NodeOptions { data: Some(dir.to_path_buf()), bug, ..node };
+            serve_node(acceptor, addr, options.clone(), node)
+        }
+        None => serve(acceptor, addr, options.clone()),
+    }
+    .map_err(net_error)?;
+    Ok(Some(server))
 }
 
 /// The node's options, when `--peers` is given.

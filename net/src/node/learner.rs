@@ -50,7 +50,12 @@ async fn tally(node: &Node, from: Slot) -> Tally {
             limit = deadline.min(tokio::time::Instant::now() + GRACE);
         }
     }
+    #[allow(unused_mut)]
     let mut learner = Learner::starting_at(n, from);
+    #[cfg(feature = "nemesis-bugs")]
+    if node.mutation == Some(synodos::Mutation::LearnerQuorumOneShort) {
+        learner.set_quorum(synodos::majority(n).saturating_sub(1));
+    }
     let mut tally = Tally { chosen: BTreeMap::new(), at_first: None, newest: 0 };
     for (i, answer) in answers {
         let Ok(proposals) = answer else { continue };

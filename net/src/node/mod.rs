@@ -62,6 +62,11 @@ pub struct NodeOptions {
     pub poll_interval: Duration,
     /// How long a leader that did not answer is passed over (this node appends itself).
     pub suspect_for: Duration,
+    #[cfg(feature = "nemesis-bugs")]
+    #[doc(hidden)]
+    /// Test-only (`nemesis-bugs`): a bug injected in the node's proposer, learner or
+    /// chosen log (see [`crate::nemesis`]).
+    pub bug: Option<crate::nemesis::Bug>,
 }
 
 impl NodeOptions {
@@ -82,6 +87,8 @@ impl NodeOptions {
             repair_after: Duration::from_secs(1),
             poll_interval: Duration::from_millis(20),
             suspect_for: Duration::from_secs(2),
+            #[cfg(feature = "nemesis-bugs")]
+            bug: None,
         }
     }
 }
@@ -105,6 +112,8 @@ pub(crate) struct Node {
     repair_after: Duration,
     poll_interval: Duration,
     heartbeat: Duration,
+    #[cfg(feature = "nemesis-bugs")]
+    mutation: Option<synodos::Mutation>,
 }
 
 /// Serve `acceptor` on `addr` as node `options.acceptor_id` of a cluster whose members'
@@ -156,7 +165,7 @@ where
     let store = match &node.data {
         Some(dir) => {
             let log = synodos::FileLog::open(dir.join("chosen")).map_err(NetError::Acceptor)?;
-            Store::open(Some(Box::new(log)))
+            Store::open(Some(chosen_log(log, &node)))
         }
         None => Store::open(None),
     }
@@ -169,7 +178,10 @@ where
         node.proposer.clone(),
     )
     .map_err(NetError::Acceptor)?;
-    let log = ReplicatedLog::starting_at(proposer, store.chosen_up_to());
+    #[allow(unused_mut)]
+    let mut log = ReplicatedLog::starting_at(proposer, store.chosen_up_to());
+    #[cfg(feature = "nemesis-bugs")]
+    log.set_mutation(node.bug.and_then(crate::nemesis::Bug::node_mutation));
     let (stop, _) = watch::channel(false);
     let this = Arc::new(Node {
         id,
@@ -186,6 +198,8 @@ where
         repair_after: node.repair_after,
         poll_interval: node.poll_interval.max(Duration::from_millis(1)),
         heartbeat: options.limits.heartbeat,
+        #[cfg(feature = "nemesis-bugs")]
+        mutation: node.bug.and_then(crate::nemesis::Bug::node_mutation),
     });
     let extension: Arc<dyn Extension> = this.clone();
     let server = serve_with(acceptor, addr, options, Some(extension))?;
@@ -193,6 +207,15 @@ where
     runtime.spawn(learner::run(this.clone()));
     runtime.spawn(contact(this));
     Ok(server)
+}
+
+/// The chosen log's storage (test builds may make it acknowledge writes before they are durable).
+fn chosen_log(log: synodos::FileLog, _node: &NodeOptions) -> Box<dyn Log + Send> {
+    #[cfg(feature = "nemesis-bugs")]
+    if _node.bug == Some(crate::nemesis::Bug::LazyFsync) {
+        return Box::new(crate::nemesis::LazyLog::new(log));
+    }
+    Box::new(log)
 }
 
 /// First contact with every peer (their ids tell which URL is which node), retried until
