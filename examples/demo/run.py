@@ -151,13 +151,13 @@ def main() -> int:
                              "--count", str(args.count), "--interval-ms", str(args.interval_ms)]
             writers = {
                 "python": Child("python writer", [args.python, str(HERE / "writer.py"), *writer_common,
-                                                  "--tag", "python", "--id", "11"]),
+                                                  "--tag", "python", "--node-id", "11"]),
                 "node": Child("node writer", [args.node, str(HERE / "writer.mjs"), *writer_common,
-                                              "--tag", "node", "--id", "12"]),
-                "c": Child("c writer", [args.c_writer, *writer_common, "--tag", "c", "--id", "13"]),
+                                              "--tag", "node", "--node-id", "12"]),
+                "c": Child("c writer", [args.c_writer, *writer_common, "--tag", "c", "--node-id", "13"]),
             }
             if args.rust_writer:
-                writers["rust"] = Child("rust writer", [args.rust_writer, *writer_common, "--tag", "rust", "--id", "16"])
+                writers["rust"] = Child("rust writer", [args.rust_writer, *writer_common, "--tag", "rust", "--node-id", "16"])
             children.extend(writers.values())
 
             def acked() -> int:

@@ -1,7 +1,7 @@
 /* The C writer of `make demo`: appends COUNT values TAG-0 .. TAG-(COUNT-1) to a replicated log
  * over three HTTP acceptor clients, one at a time.
  *
- *   writer --peers URL,URL,URL --token-file F --cluster C --count 20 --tag c [--node-id N]
+ *   writer --peers URL,URL,URL --token-file F --cluster C --count 20 --tag c [--node-id N] [--interval-ms MS]
  *
  * Prints `slot <n> <value>` on stdout (flushed) for each acknowledged append, and exits 0 only
  * if every append succeeded (1 after the first failure, with the reason on stderr; 2 for a bad
@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <synodos.h>
 #include <unistd.h>
 
 #define MAX_PEERS 16
 
 static void usage(void) {
-  fprintf(stderr, "usage: writer --peers URL,URL,URL --token-file F --cluster C --count N --tag T [--node-id N]\n");
+  fprintf(stderr, "usage: writer --peers URL,URL,URL --token-file F --cluster C --count N --tag T [--node-id N] [--interval-ms MS]\n");
   exit(2);
 }
 
@@ -50,7 +51,8 @@ static int first_token(const char *path, char *out, size_t cap) {
 }
 
 int main(int argc, char **argv) {
-  const char *peers = NULL, *token_file = NULL, *cluster = NULL, *count_s = NULL, *tag = NULL, *node_s = NULL;
+  const char *peers = NULL, *token_file = NULL, *cluster = NULL, *count_s = NULL, *tag = NULL, *node_s = NULL,
+             *interval_s = NULL;
   for (int i = 1; i < argc; i++) {
     const char **slot = NULL;
     if (!strcmp(argv[i], "--peers")) slot = &peers;
@@ -59,6 +61,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--count")) slot = &count_s;
     else if (!strcmp(argv[i], "--tag")) slot = &tag;
     else if (!strcmp(argv[i], "--node-id")) slot = &node_s;
+    else if (!strcmp(argv[i], "--interval-ms")) slot = &interval_s;
     else usage();
     if (++i >= argc) usage();
     *slot = argv[i];
@@ -70,6 +73,9 @@ int main(int argc, char **argv) {
   /* Node ids 1000..60999 by default: apart from the small ids people give by hand. */
   long node = node_s ? strtol(node_s, &end, 10) : 1000 + (long)(getpid() % 60000);
   if ((node_s && (!*node_s || *end)) || node < 0 || node > 65535) usage();
+  /* A pause between appends: the demo paces its writers so that its kill lands mid-stream. */
+  long interval_ms = interval_s ? strtol(interval_s, &end, 10) : 0;
+  if ((interval_s && (!*interval_s || *end)) || interval_ms < 0 || interval_ms > 60000) usage();
 
   char token[1024];
   if (first_token(token_file, token, sizeof token) != 0) {
@@ -115,6 +121,10 @@ int main(int argc, char **argv) {
     }
     printf("slot %llu %s\n", (unsigned long long)slot, value);
     fflush(stdout);
+    if (interval_ms > 0) {
+      struct timespec pause = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+      nanosleep(&pause, NULL);
+    }
   }
   synodos_replicated_log_free(log);
   return rc;

@@ -1,7 +1,7 @@
 """The demo's Python writer: appends COUNT values tagged TAG through a ReplicatedLog over
 three HttpAcceptors, printing `slot <n> <value>` for each acknowledged append.
 
-    python writer.py --peers URL,URL,URL --token-file F --cluster C --count 20 --tag python --id 11
+    python writer.py --peers URL,URL,URL --token-file F --cluster C --count 20 --tag python --node-id 11
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ def main() -> int:
     p.add_argument("--cluster", default="synodos")
     p.add_argument("--count", type=int, default=20)
     p.add_argument("--tag", default="python")
-    p.add_argument("--id", type=int, default=1, help="this proposer's node id (distinct per writer)")
+    p.add_argument("--node-id", type=int, default=1, help="this proposer's node id (distinct per writer)")
     p.add_argument("--interval-ms", type=int, default=0, help="pause between appends (the demo paces its writers)")
     args = p.parse_args()
     token = open(args.token_file, encoding="utf-8").read().split()[0]
     acceptors = [synodos.HttpAcceptor(u, token=token, cluster=args.cluster) for u in args.peers.split(",")]
-    log = synodos.ReplicatedLog(acceptors, ids=args.id, call_timeout=2.0, max_attempts=60)
+    log = synodos.ReplicatedLog(acceptors, ids=args.node_id, call_timeout=2.0, max_attempts=60)
     for i in range(args.count):
         value = f"{args.tag}-{i}"
         try:

@@ -3,7 +3,7 @@
 //! each acknowledged append. Exits 0 only if every append succeeded.
 //!
 //! ```text
-//! demo_writer --peers URL,URL,URL --token-file F --cluster C --count 20 --tag rust --id 14
+//! demo_writer --peers URL,URL,URL --token-file F --cluster C --count 20 --tag rust --node-id 14
 //! ```
 
 use std::process::ExitCode;
@@ -30,7 +30,7 @@ struct Args {
     tag: String,
     /// This proposer's node id (distinct per writer).
     #[arg(long, default_value_t = 1)]
-    id: u16,
+    node_id: u16,
     /// Pause between appends (the demo paces its writers so that its kill lands mid-stream).
     #[arg(long, default_value_t = 0)]
     interval_ms: u64,
@@ -48,7 +48,7 @@ fn run(args: Args) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let config = ProposerConfig { max_attempts: 60, ..ProposerConfig::default() };
-    let proposer = Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(args.id)), StdSleeper, config)
+    let proposer = Proposer::with_config(clients, Arc::new(CounterIdGenerator::new(args.node_id)), StdSleeper, config)
         .map_err(|e| e.to_string())?;
     let log = ReplicatedLog::new(proposer);
     for i in 0..args.count {
