@@ -102,8 +102,13 @@ def main() -> int:
 
     started = time.monotonic()
     children: List[Child] = []
-    # SIGTERM ends the run like Ctrl-C: through the finally below, which stops every child.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGINT and SIGTERM end the run through the finally below, which stops every child. Set
+    # here for SIGINT too: a shell that starts this in the background makes it ignore SIGINT.
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     with tempfile.TemporaryDirectory(prefix="synodos-demo-") as tmp:
         root = Path(tmp)
         token = secrets.token_hex(32)
