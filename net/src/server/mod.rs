@@ -388,7 +388,14 @@ impl Stop {
         if let Some(thread) = acceptor_thread {
             let _ = thread.join();
         }
-        runtime.shutdown_background();
+        // Join the runtime's threads, so that none outlives the server (a C or Python host
+        // may exit or unload right after). Inside an async context blocking is not allowed:
+        // there the threads are let go instead.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            runtime.shutdown_background();
+        } else {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
     }
 }
 
