@@ -169,7 +169,10 @@ impl<P: Log, A: Log> ServedAcceptor<P, A> {
     #[doc(hidden)]
     /// Test-only (`nemesis-bugs`): [`new`](Self::new) with a protocol bug injected.
     pub fn new_mutated(promise_log: P, accept_log: A, mutation: Option<synodos::Mutation>) -> Result<Self> {
-        Ok(ServedAcceptor { acceptor: Acceptor::new_mutated(promise_log, accept_log, mutation)?, inline: false })
+        Ok(ServedAcceptor {
+            engine: Engine::Owned(Acceptor::new_mutated(promise_log, accept_log, mutation)?),
+            inline: false,
+        })
     }
 
     /// Run the acceptor on the server's connection threads, one request at a time under a
